@@ -1,0 +1,46 @@
+# The two commands a newcomer needs on a fresh Debian machine (as root): `make demo`, `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA   := /usr/share/datasets/fashion-mnist
+
+.PHONY: demo test data venv clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && apt-get install -y -qq python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Installed again only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian's package dataset-fashion-mnist, when it is missing and apt can install it.
+data:
+	@if [ -d $(DATA) ] || [ -n "$$SCRATCHMLP_DATA_DIR" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's dataset-fashion-mnist"; \
+	  apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
+	else \
+	  echo "note: $(DATA) is missing and apt-get is not usable here; scratchmlp will look in"; \
+	  echo "      \$$SCRATCHMLP_DATA_DIR and its cache, then try the official download"; \
+	fi
+
+demo: venv data
+	$(BIN)/scratchmlp train --out runs/demo --force
+	@echo "The chapter's run is in runs/demo/: curves.png, predictions.png, metrics.csv, model.npz"
+
+test: data $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,30 @@
+"""Pieces the subcommands share: data flags and loading."""
+
+from __future__ import annotations
+
+
+def add_data_flag(parser):
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="folder with the four Fashion-MNIST files (.gz or raw IDX); "
+                             "default: $SCRATCHMLP_DATA_DIR, the cache, then Debian's "
+                             "/usr/share/datasets/fashion-mnist, then a download")
+
+
+def load_data(args):
+    from ..data import load
+    return load(args.data_dir)
+
+
+def run_model_path(run):
+    """model.npz inside a run folder, or the file itself."""
+    from pathlib import Path
+
+    from ..errors import ScratchMLPError
+    run = Path(run)
+    if run.is_dir():
+        run = run / "model.npz"
+        if not run.is_file():
+            raise ScratchMLPError(f"{run.parent}: no model.npz here; is it a run folder?")
+    elif not run.exists():
+        raise ScratchMLPError(f"{run}: no such run folder or model file")
+    return run

@@ -1,0 +1,153 @@
+"""`scratchmlp train`: the chapter's training, with a progress bar and a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from .common import add_data_flag, load_data
+
+HELP = "train an MLP (the chapter's 784-256-10 by default) into a run folder"
+
+
+def hidden_widths(text: str) -> list:
+    """'256' or '256,128' -> [256] / [256, 128]; anything else is a clear usage error."""
+    parts = text.split(",")
+    widths = []
+    for part in parts:
+        part = part.strip()
+        if not part.isdigit() or int(part) <= 0:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: give positive layer widths separated by commas, e.g. 256 or 256,128")
+        widths.append(int(part))
+    return widths
+
+
+def register(subparsers):
+    p = subparsers.add_parser("train", help=HELP, description=HELP)
+    p.add_argument("--hidden", type=hidden_widths, metavar="W[,W...]",
+                   help="hidden layer widths; a comma list gives more layers (default 256)")
+    p.add_argument("--lr", type=float, help="learning rate (default 0.5)")
+    p.add_argument("--epochs", type=int, help="number of epochs (default 10)")
+    p.add_argument("--batch-size", type=int, help="minibatch size (default 256)")
+    p.add_argument("--seed", type=int, help="seed for initialisation and shuffling (default 0)")
+    p.add_argument("--activation", help="relu (default), sigmoid or tanh")
+    p.add_argument("--init", help="normal (the chapter's N(0, 0.01), default), xavier or he")
+    p.add_argument("--optimizer", help="sgd (default)")
+    p.add_argument("--config", metavar="FILE", help="read settings from a JSON file "
+                                                     "(flags given here override it)")
+    add_data_flag(p)
+    p.add_argument("--out", metavar="RUN", help="run folder (default runs/mlp-DATE-TIME)")
+    p.add_argument("--resume", metavar="RUN", help="continue an interrupted run")
+    p.add_argument("--force", action="store_true", help="overwrite an existing run folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _config(args):
+    from ..train.config import TrainConfig
+    if args.resume:
+        base = TrainConfig.load(f"{args.resume}/config.json").to_dict()
+    elif args.config:
+        base = TrainConfig.load(args.config).to_dict()
+    else:
+        base = TrainConfig().to_dict()
+    for name in ("hidden", "lr", "epochs", "batch_size", "seed", "activation", "init",
+                 "optimizer"):
+        value = getattr(args, name)
+        if value is not None:
+            base[name] = value
+    return TrainConfig.from_dict(base, "settings")
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM ask the run to stop after the current step; a second Ctrl-C forces it."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        import signal
+        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        import signal
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    def __call__(self):
+        return self.requested
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from ..train.run import fit
+    if args.resume and args.out and Path(args.out) != Path(args.resume):
+        from ..errors import ScratchMLPError
+        raise ScratchMLPError("--resume names the run folder itself; drop --out")
+    config = _config(args)
+    out = Path(args.resume or args.out or time.strftime("runs/mlp-%Y%m%d-%H%M%S"))
+    data = load_data(args)
+    sizes = "-".join(map(str, [784, *config.hidden, 10]))
+    print(f"training MLP {sizes} ({config.activation}), lr {config.lr}, batch "
+          f"{config.batch_size}, {config.epochs} epochs, seed {config.seed} -> {out}")
+    progress = _Progress(config, enabled=not args.no_progress)
+    with _StopFlag() as stop:
+        try:
+            result = fit(config, out, data, resume=bool(args.resume), force=args.force,
+                         on_epoch=progress.epoch, on_batch=progress.batch, should_stop=stop)
+        finally:
+            progress.close()
+    _write_pictures(result)
+    final = result.rows[-1] if result.rows else None
+    if final:
+        print(f"done: train loss {final['train_loss']:.4f}, train acc {final['train_acc']:.4f}, "
+              f"test acc {final['test_acc']:.4f}")
+    print(f"results in {out}/: config.json metrics.csv model.npz curves.png predictions.png")
+    return 0
+
+
+def _write_pictures(result):
+    from ..data import LABELS
+    from ..report import plot_curves, plot_predictions
+    from ..train import predict
+    plot_curves(result.rows, result.directory / "curves.png",
+                title="MLP " + "-".join(map(str, [784, *result.config.hidden, 10])))
+    images, truth, guesses = predict(result.model, result.test_iter, n=12)
+    plot_predictions(images, truth, guesses, LABELS, result.directory / "predictions.png")
+
+
+class _Progress:
+    """A tqdm bar within each epoch and one line per finished epoch."""
+
+    def __init__(self, config, enabled: bool = True):
+        self.config, self.enabled, self.bar = config, enabled, None
+        self.steps = -(-60000 // config.batch_size)
+
+    def batch(self, step, loss):
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+            self.bar = tqdm(total=self.steps, leave=False, unit="step", dynamic_ncols=True)
+        self.bar.update(1)
+        if step % 20 == 0:
+            self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    def epoch(self, row):
+        self.close()
+        print(f"epoch {row['epoch']:>3}/{self.config.epochs}: train loss {row['train_loss']:.4f}  "
+              f"train acc {row['train_acc']:.4f}  test acc {row['test_acc']:.4f}  "
+              f"{row['seconds']:.2f} s  {row['examples_per_s']:,.0f} ex/s", flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -1,0 +1,234 @@
+"""Fashion-MNIST: find it, fetch it, verify it, decode it once, and iterate over it.
+
+Lookup order: an explicit directory, $SCRATCHMLP_DATA_DIR, the user's cache directory, Debian's
+`/usr/share/datasets/fashion-mnist` (package dataset-fashion-mnist), then a download from the
+official mirror into the cache. Content is verified by SHA-256 of the decompressed IDX bytes
+(Debian recompressed the .gz files, so hashes of the .gz differ). The decoded arrays are cached
+as .npy beside a stamp of the source files, so later runs load in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ScratchMLPError
+from ..files import atomic_write_bytes
+from . import idx
+
+LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat",
+          "sandal", "shirt", "sneaker", "bag", "ankle boot")
+
+FILES = {  # name -> SHA-256 of the decompressed IDX bytes
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+SYSTEM_DIRS = ("/usr/share/datasets/fashion-mnist",)
+HOW_TO_GET = ("install Debian's package (apt-get install dataset-fashion-mnist), or pass "
+              "--data-dir DIR with the four Fashion-MNIST .gz files, or set SCRATCHMLP_DATA_DIR")
+
+
+def get_fashion_mnist_labels(labels) -> list:
+    """Text labels for numeric ones, as in d2l."""
+    return [LABELS[int(i)] for i in np.asarray(labels).reshape(-1)]
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "scratchmlp"
+
+
+def _file_in(directory: Path, name: str):
+    for candidate in (directory / f"{name}.gz", directory / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _complete(directory: Path) -> bool:
+    return all(_file_in(directory, name) for name in FILES)
+
+
+def _system_dirs() -> list:
+    override = os.environ.get("SCRATCHMLP_SYSTEM_DATA_DIRS")
+    return [Path(d) for d in (override.split(os.pathsep) if override is not None else SYSTEM_DIRS) if d]
+
+
+def locate(data_dir=None, download: bool = True) -> Path:
+    """The directory holding the four files, downloading into the cache as a last resort."""
+    if data_dir is not None:
+        directory = Path(data_dir).expanduser()
+        if not directory.is_dir():
+            raise ScratchMLPError(f"data directory {directory} does not exist; " + HOW_TO_GET)
+        missing = [name for name in FILES if not _file_in(directory, name)]
+        if missing:
+            raise ScratchMLPError(f"data directory {directory} lacks {', '.join(missing)} "
+                                  "(.gz or raw IDX); " + HOW_TO_GET)
+        return directory
+    candidates = []
+    if os.environ.get("SCRATCHMLP_DATA_DIR"):
+        candidates.append(Path(os.environ["SCRATCHMLP_DATA_DIR"]).expanduser())
+    candidates += [cache_dir() / "fashion-mnist", *_system_dirs()]
+    for directory in candidates:
+        if directory.is_dir() and _complete(directory):
+            return directory
+    if not download:
+        raise ScratchMLPError("Fashion-MNIST not found; " + HOW_TO_GET)
+    return fetch(cache_dir() / "fashion-mnist")
+
+
+def fetch(directory: Path, mirror: str = None, timeout: float = 30.0) -> Path:
+    """Download the four .gz files from the official mirror into `directory`."""
+    mirror = mirror or os.environ.get("SCRATCHMLP_MIRROR") or MIRROR
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        target = directory / f"{name}.gz"
+        if target.is_file():
+            continue
+        url = mirror.rstrip("/") + f"/{name}.gz"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                payload = response.read()
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            reason = getattr(e, "reason", e)
+            raise ScratchMLPError(f"Fashion-MNIST not found locally and the download of {url} "
+                                  f"failed ({reason}); " + HOW_TO_GET) from None
+        atomic_write_bytes(target, payload)
+    return directory
+
+
+@dataclass
+class FashionMNIST:
+    """The four arrays: uint8 images (N, 28, 28) and int64 labels (N,)."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+
+
+def _check_pair(images: np.ndarray, labels: np.ndarray, what: str):
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ScratchMLPError(f"{what} images have shape {images.shape}, expected (N, 28, 28)")
+    if labels.ndim != 1:
+        raise ScratchMLPError(f"{what} labels have shape {labels.shape}, expected (N,)")
+    if len(images) != len(labels):
+        raise ScratchMLPError(f"{what} set has {len(images)} images but {len(labels)} labels")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise ScratchMLPError(f"{what} labels hold values outside 0-9 "
+                              f"(min {labels.min()}, max {labels.max()})")
+
+
+def _decode(directory: Path, verify: bool) -> dict:
+    arrays = {}
+    for name, digest in FILES.items():
+        path = _file_in(directory, name)
+        data = idx.read_bytes(path)
+        if verify and hashlib.sha256(data).hexdigest() != digest:
+            raise ScratchMLPError(f"{path}: checksum mismatch (SHA-256 of its IDX content is not "
+                                  "Fashion-MNIST's); delete it and fetch it again, or use "
+                                  "another --data-dir")
+        arrays[name] = idx.parse(data, str(path))
+    return arrays
+
+
+def _stamp(directory: Path) -> dict:
+    stamp = {}
+    for name in FILES:
+        path = _file_in(directory, name)
+        st = path.stat()
+        stamp[name] = [str(path.resolve()), st.st_size, st.st_mtime_ns]
+    return stamp
+
+
+def load(data_dir=None, download: bool = True, verify: bool = True,
+         use_cache: bool = True) -> FashionMNIST:
+    """Find, verify and decode Fashion-MNIST, through the decoded cache when it is current."""
+    directory = locate(data_dir, download)
+    decoded = cache_dir() / "decoded"
+    stamp = _stamp(directory)
+    stamp_file = decoded / "stamp.json"
+    arrays = None
+    if use_cache and stamp_file.is_file():
+        try:
+            if json.loads(stamp_file.read_text()) == stamp:
+                arrays = {name: np.load(decoded / f"{name}.npy", allow_pickle=False)
+                          for name in FILES}
+        except (OSError, ValueError):
+            arrays = None  # a damaged cache is rebuilt, never trusted
+    if arrays is None:
+        arrays = _decode(directory, verify)
+        if use_cache and verify:
+            _save_cache(decoded, arrays, stamp)
+    data = FashionMNIST(arrays["train-images-idx3-ubyte"],
+                        arrays["train-labels-idx1-ubyte"].astype(np.int64),
+                        arrays["t10k-images-idx3-ubyte"],
+                        arrays["t10k-labels-idx1-ubyte"].astype(np.int64))
+    _check_pair(data.train_images, data.train_labels, "training")
+    _check_pair(data.test_images, data.test_labels, "test")
+    return data
+
+
+def _save_cache(decoded: Path, arrays: dict, stamp: dict):
+    try:
+        decoded.mkdir(parents=True, exist_ok=True)
+        for name, array in arrays.items():
+            atomic_write_bytes(decoded / f"{name}.npy", _npy_bytes(array))
+        atomic_write_bytes(decoded / "stamp.json", json.dumps(stamp).encode())
+    except OSError:
+        pass  # a cache we cannot write only costs time on the next run
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+class DataIter:
+    """Minibatches of (images float32 (B, 1, 28, 28) in [0, 1], int64 labels), as in d2l.
+
+    With `shuffle`, every pass is a new permutation drawn from (seed, epoch), so a run resumed
+    at epoch k sees the same order as an uninterrupted one. The last partial batch is kept.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int,
+                 shuffle: bool = False, seed: int = 0):
+        if batch_size <= 0:
+            raise ScratchMLPError(f"batch size must be positive, got {batch_size}")
+        self.images, self.labels = images, labels
+        self.batch_size, self.shuffle, self.seed = int(batch_size), shuffle, seed
+        self.epoch = 0  # passes started so far; set it to resume
+
+    def __len__(self):
+        return -(-len(self.labels) // self.batch_size)
+
+    def __iter__(self):
+        images, labels = self.images, self.labels
+        if self.shuffle:  # one gather per epoch (uint8, 47 MB), not one per batch
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(labels))
+            images, labels = images[order], labels[order]
+        self.epoch += 1
+        scale = np.float32(1 / 255)
+        for start in range(0, len(labels), self.batch_size):
+            batch = images[start:start + self.batch_size]
+            X = np.multiply(batch, scale, dtype=np.float32)
+            yield X.reshape(len(batch), 1, 28, 28), labels[start:start + self.batch_size]
+
+
+def load_data_fashion_mnist(batch_size: int, data_dir=None, seed: int = 0, data=None):
+    """d2l's loader: (train_iter, test_iter); training reshuffles each epoch, test keeps order."""
+    data = data if data is not None else load(data_dir)
+    return (DataIter(data.train_images, data.train_labels, batch_size, shuffle=True, seed=seed),
+            DataIter(data.test_images, data.test_labels, batch_size, shuffle=False))

@@ -1,0 +1,93 @@
+"""The IDX file format (LeCun's MNIST format), raw or gzip-compressed.
+
+Layout: two zero bytes, a type code, the number of dimensions, then one big-endian uint32 per
+dimension, then the values in C order. Anything else is refused with a ScratchMLPError that
+says what is wrong with which file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+
+import numpy as np
+
+from ..errors import ScratchMLPError
+
+GZIP_MAGIC = b"\x1f\x8b"
+_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_MAX_BYTES = 1 << 31  # refuse headers that claim more than 2 GiB rather than allocate it
+
+
+def read_bytes(path) -> bytes:
+    """The decompressed bytes of an IDX file: gzip is recognised by content, not by name."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ScratchMLPError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ScratchMLPError(f"{path}: is a directory, not an IDX file") from None
+    except OSError as e:
+        raise ScratchMLPError(f"{path}: cannot read ({e.strerror})") from None
+    if not raw:
+        raise ScratchMLPError(f"{path}: the file is empty; delete it and fetch it again")
+    if raw[:2] == GZIP_MAGIC:
+        return _gunzip(raw, path)
+    if path.endswith(".gz"):
+        raise ScratchMLPError(f"{path}: named .gz but is not gzip data; "
+                              "delete it and fetch it again")
+    return raw
+
+
+def _gunzip(raw: bytes, path: str) -> bytes:
+    try:
+        return gzip.decompress(raw)
+    except EOFError:
+        raise ScratchMLPError(f"{path}: truncated gzip data (the download was cut short?); "
+                              "delete it and fetch it again") from None
+    except (OSError, zlib.error) as e:
+        raise ScratchMLPError(f"{path}: corrupt gzip data ({e}); "
+                              "delete it and fetch it again") from None
+
+
+def parse(data: bytes, name: str = "IDX data") -> np.ndarray:
+    """The array an IDX byte string holds, checked against its header."""
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _TYPES:
+        raise ScratchMLPError(f"{name}: not an IDX file (wrong magic number "
+                              f"{data[:4].hex() or 'missing'})")
+    ndim = data[3]
+    if ndim == 0:
+        raise ScratchMLPError(f"{name}: IDX header declares no dimensions")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ScratchMLPError(f"{name}: truncated IDX header")
+    shape = tuple(int(n) for n in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    dtype = np.dtype(_TYPES[data[2]])
+    expected = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if expected > _MAX_BYTES:
+        raise ScratchMLPError(f"{name}: IDX header declares an implausible shape {shape}")
+    body = len(data) - header
+    if body < expected:
+        raise ScratchMLPError(f"{name}: truncated: header declares shape {shape} "
+                              f"({expected} bytes) but {body} bytes follow")
+    if body > expected:
+        raise ScratchMLPError(f"{name}: {body - expected} unexpected bytes after the "
+                              f"{shape} values its header declares")
+    values = np.frombuffer(data, dtype, offset=header).reshape(shape)
+    return values.astype(dtype.newbyteorder("="), copy=True)
+
+
+def read(path) -> np.ndarray:
+    return parse(read_bytes(path), os.fspath(path))
+
+
+def encode(array: np.ndarray) -> bytes:
+    """IDX bytes for `array` (uint8 only): used by tests and by users making their own files."""
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        raise ScratchMLPError("IDX encoding here supports uint8 arrays only")
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+    return header + np.ascontiguousarray(array).tobytes()

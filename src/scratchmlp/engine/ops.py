@@ -1,0 +1,328 @@
+"""The differentiable ops: each forward sits beside its gradient rule (its VJP).
+
+An op is a plain function over ndarrays that returns `(out, vjps)`: the result and, for each
+positional input, a function from the output's gradient to that input's gradient. The `op`
+decorator does the bookkeeping for all of them in one place: it unwraps Arrays, records the
+graph only while `record()` is on and an input needs a gradient, skips the rules of inputs that
+need none, and undoes NumPy broadcasting for every input.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..errors import ScratchMLPError
+from .array import Array, is_recording
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `grad` over the axes NumPy broadcast to reach it from an input of `shape`."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def _wrap(data: np.ndarray) -> Array:
+    result = Array.__new__(Array)  # skip __init__'s dtype conversion: ops keep their dtype
+    result.data, result.grad, result._grad_attached = data, None, False
+    result._parents, result._vjps = (), ()
+    return result
+
+
+def op(forward):
+    """Turn `forward(*ndarrays, **options) -> (out, vjps)` into a differentiable op on Arrays."""
+
+    @functools.wraps(forward)
+    def differentiable(*inputs, **options):
+        raw = [x.data if isinstance(x, Array) else x for x in inputs]
+        out, vjps = forward(*raw, **options)
+        result = _wrap(np.asarray(out))
+        if is_recording():
+            needs = [isinstance(x, Array) and x.requires_grad for x in inputs]
+            if any(needs):
+                result._parents = tuple(x if need else None for x, need in zip(inputs, needs))
+                result._vjps = tuple(
+                    _shaped(vjp, np.shape(x)) if need else None
+                    for vjp, x, need in zip(vjps, raw, needs)
+                )
+        return result
+
+    return differentiable
+
+
+def _shaped(vjp, shape):
+    return lambda grad: unbroadcast(vjp(grad), shape)
+
+
+# ---- elementwise arithmetic (broadcasting undone by `op`) -------------------------------
+@op
+def add(a, b):
+    return np.add(a, b), (lambda g: g, lambda g: g)
+
+
+@op
+def subtract(a, b):
+    return np.subtract(a, b), (lambda g: g, np.negative)
+
+
+@op
+def multiply(a, b):
+    return np.multiply(a, b), (lambda g: g * b, lambda g: g * a)
+
+
+@op
+def divide(a, b):
+    return np.divide(a, b), (lambda g: g / b, lambda g: -g * a / (b * b))
+
+
+@op
+def negative(a):
+    return np.negative(a), (np.negative,)
+
+
+@op
+def power(a, b):
+    out = np.power(a, b)
+    return out, (lambda g: g * b * np.power(a, b - 1), lambda g: g * out * np.log(a))
+
+
+@op
+def maximum(a, b):
+    # Ties send the gradient to `b`, so relu = maximum(x, 0) has derivative 0 at x == 0.
+    return np.maximum(a, b), (lambda g: np.where(a > b, g, 0), lambda g: np.where(a > b, 0, g))
+
+
+@op
+def minimum(a, b):
+    return np.minimum(a, b), (lambda g: np.where(a < b, g, 0), lambda g: np.where(a < b, 0, g))
+
+
+# ---- elementwise functions ---------------------------------------------------------------
+@op
+def exp(a):
+    out = np.exp(a)
+    return out, (lambda g: g * out,)
+
+
+@op
+def log(a):
+    return np.log(a), (lambda g: g / a,)
+
+
+@op
+def sqrt(a):
+    out = np.sqrt(a)
+    return out, (lambda g: g * 0.5 / out,)
+
+
+@op
+def tanh(a):
+    out = np.tanh(a)
+    return out, (lambda g: g * (1 - out * out),)
+
+
+@op
+def sigmoid(a):
+    out = np.exp(-np.logaddexp(0, -a))  # 1 / (1 + e^-a) without overflow for large |a|
+    return out, (lambda g: g * out * (1 - out),)
+
+
+@op
+def relu(a):
+    out = np.maximum(a, 0)
+    return out, (lambda g: np.where(a > 0, g, 0),)
+
+
+# ---- linear algebra ------------------------------------------------------------------------
+@op
+def matmul(a, b):
+    """NumPy's matmul; 1-d operands are promoted and batch dimensions broadcast."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ScratchMLPError("matmul/dot of a scalar: use * instead")
+    out = np.matmul(a, b)
+    if a.ndim == 1 and b.ndim == 1:
+        return out, (lambda g: g * b, lambda g: g * a)
+    if b.ndim == 1:  # (..., m, k) @ (k,) -> (..., m)
+        return out, (lambda g: g[..., None] * b,
+                     lambda g: a.reshape(-1, a.shape[-1]).T @ g.reshape(-1))
+    if a.ndim == 1:  # (k,) @ (..., k, n) -> (..., n)
+        return out, (lambda g: (b @ g[..., None])[..., 0],
+                     lambda g: a[:, None] * g[..., None, :])
+    # BLAS reads the transposed views directly: no copies.
+    return out, (lambda g: g @ np.swapaxes(b, -1, -2), lambda g: np.swapaxes(a, -1, -2) @ g)
+
+
+def dot(a, b):
+    """np.dot for the cases a network needs: the second operand has at most 2 dimensions."""
+    if np.ndim(b) > 2:
+        raise ScratchMLPError("dot with a second operand of more than 2 dimensions is not "
+                              "supported: use matmul")
+    return matmul(a, b)
+
+
+# ---- reductions and shape -----------------------------------------------------------------
+def _expand(g, shape, axis, keepdims):
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape)
+
+
+@op
+def sum(a, axis=None, keepdims=False):  # noqa: A001 - mirrors numpy's name
+    return np.sum(a, axis=axis, keepdims=keepdims), (
+        lambda g: _expand(g, np.shape(a), axis, keepdims),)
+
+
+@op
+def mean(a, axis=None, keepdims=False):
+    count = np.size(a) // max(np.size(np.sum(a, axis=axis)), 1)
+    return np.mean(a, axis=axis, keepdims=keepdims), (
+        lambda g: _expand(g / count, np.shape(a), axis, keepdims),)
+
+
+@op
+def max(a, axis=None, keepdims=False):  # noqa: A001 - mirrors numpy's name
+    top = np.max(a, axis=axis, keepdims=True)
+
+    def vjp(g):  # ties share the gradient equally
+        winners = a == top
+        g = _expand(g, top.shape, None, True) if keepdims or axis is None else np.expand_dims(g, axis)
+        return winners * g / winners.sum(axis=axis, keepdims=True)
+
+    return (top if keepdims else np.squeeze(top, axis=axis)), (vjp,)
+
+
+@op
+def reshape(a, shape):
+    return np.reshape(a, shape), (lambda g: np.reshape(g, np.shape(a)),)
+
+
+@op
+def transpose(a, axes=None):
+    inverse = None if axes is None else np.argsort(axes)
+    return np.transpose(a, axes), (lambda g: np.transpose(g, inverse),)
+
+
+def _is_advanced(key) -> bool:
+    keys = key if isinstance(key, tuple) else (key,)
+    return any(isinstance(k, (list, range, np.ndarray)) for k in keys)
+
+
+@op
+def getitem(a, key):
+    def vjp(g):
+        full = np.zeros_like(a, dtype=g.dtype)
+        if _is_advanced(key):
+            np.add.at(full, key, g)  # repeated indices add up
+        else:
+            full[key] = g
+        return full
+
+    return a[key], (vjp,)
+
+
+# ---- losses --------------------------------------------------------------------------------
+def _labels(labels, rows) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        labels = labels.astype(np.intp)
+    if labels.shape != (rows,):
+        raise ScratchMLPError(f"labels of shape {labels.shape} do not fit {rows} rows of logits")
+    return labels
+
+
+@op
+def log_softmax(a, axis=-1):
+    shifted = a - np.max(a, axis=axis, keepdims=True)
+    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    return out, (lambda g: g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)
+
+
+@op
+def softmax_cross_entropy(logits, labels):
+    """Per-example -log softmax(logits)[label], via log-sum-exp; forward and backward fused."""
+    rows = np.arange(logits.shape[0])
+    labels = _labels(labels, logits.shape[0])
+    shifted = logits - np.max(logits, axis=1, keepdims=True)
+    exps = np.exp(shifted)
+    totals = np.sum(exps, axis=1, keepdims=True)
+    loss = np.log(totals[:, 0]) - shifted[rows, labels]
+
+    def vjp(g):  # (softmax - onehot) * g, built in the exps buffer: it is not needed again
+        probs = np.divide(exps, totals, out=exps)
+        probs[rows, labels] -= 1
+        probs *= g[:, None]
+        return probs
+
+    return loss, (vjp, None)
+
+
+# ---- operators on Array --------------------------------------------------------------------
+def _constant(x):
+    return x.data if isinstance(x, Array) else x
+
+
+def _compare(fn):
+    return lambda self, other: Array(fn(self.data, _constant(other)))
+
+
+def _index(self, key):
+    if isinstance(key, tuple):
+        key = tuple(_constant(k) for k in key)
+    else:
+        key = _constant(key)
+    return getitem(self, key)
+
+
+def _reshape_method(self, *shape, **kwargs):
+    shape = kwargs.get("shape", shape[0] if len(shape) == 1 else shape)
+    return reshape(self, shape)
+
+
+def _transpose_method(self, *axes):
+    return transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
+
+
+def _argmax(self, axis=None):
+    return Array(np.argmax(self.data, axis=axis))
+
+
+Array.__add__ = lambda self, other: add(self, other)
+Array.__radd__ = lambda self, other: add(other, self)
+Array.__sub__ = lambda self, other: subtract(self, other)
+Array.__rsub__ = lambda self, other: subtract(other, self)
+Array.__mul__ = lambda self, other: multiply(self, other)
+Array.__rmul__ = lambda self, other: multiply(other, self)
+Array.__truediv__ = lambda self, other: divide(self, other)
+Array.__rtruediv__ = lambda self, other: divide(other, self)
+Array.__pow__ = lambda self, other: power(self, other)
+Array.__rpow__ = lambda self, other: power(other, self)
+Array.__matmul__ = lambda self, other: matmul(self, other)
+Array.__rmatmul__ = lambda self, other: matmul(other, self)
+Array.__neg__ = lambda self: negative(self)
+Array.__getitem__ = _index
+Array.__eq__ = _compare(np.equal)
+Array.__ne__ = _compare(np.not_equal)
+Array.__lt__ = _compare(np.less)
+Array.__le__ = _compare(np.less_equal)
+Array.__gt__ = _compare(np.greater)
+Array.__ge__ = _compare(np.greater_equal)
+Array.__hash__ = object.__hash__
+Array.reshape = _reshape_method
+Array.transpose = _transpose_method
+Array.T = property(lambda self: transpose(self))
+Array.sum = lambda self, axis=None, keepdims=False: sum(self, axis=axis, keepdims=keepdims)
+Array.mean = lambda self, axis=None, keepdims=False: mean(self, axis=axis, keepdims=keepdims)
+Array.max = lambda self, axis=None, keepdims=False: max(self, axis=axis, keepdims=keepdims)
+Array.exp = lambda self: exp(self)
+Array.log = lambda self: log(self)
+Array.argmax = _argmax

@@ -1,0 +1,4 @@
+"""`from scratchmlp import np`: the chapter's `np`, backed by scratchmlp's own autograd."""
+
+from .engine.numpy_like import *  # noqa: F401,F403
+from .engine.numpy_like import random  # noqa: F401

@@ -1,0 +1,98 @@
+"""A training configuration: the chapter's defaults, checked field by field.
+
+It is what `config.json` in a run folder holds and what `--config FILE` reads; unknown or
+mistyped fields are refused with a message that names them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ScratchMLPError
+
+
+@dataclass
+class TrainConfig:
+    hidden: list = field(default_factory=lambda: [256])  # widths of the hidden layers
+    lr: float = 0.5
+    epochs: int = 10
+    batch_size: int = 256
+    seed: int = 0
+    activation: str = "relu"
+    init: str = "normal"
+    optimizer: str = "sgd"
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        _check_type("hidden", self.hidden, list)
+        for width in self.hidden:
+            if isinstance(width, bool) or not isinstance(width, int) or width <= 0:
+                raise ScratchMLPError(f"hidden: layer widths must be positive integers, "
+                                      f"got {self.hidden}")
+        _check_number("lr", self.lr)
+        if not self.lr > 0:
+            raise ScratchMLPError(f"lr must be positive, got {self.lr}")
+        _check_int("epochs", self.epochs)
+        if self.epochs < 0:
+            raise ScratchMLPError(f"epochs must be 0 or more, got {self.epochs}")
+        _check_int("batch_size", self.batch_size)
+        if self.batch_size <= 0:
+            raise ScratchMLPError(f"batch_size must be positive, got {self.batch_size}")
+        _check_int("seed", self.seed)
+        from ..nn import activations, init, optim
+        activations.get(_check_type("activation", self.activation, str))
+        init.get(_check_type("init", self.init, str))
+        optim.get(_check_type("optimizer", self.optimizer, str))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config") -> "TrainConfig":
+        if not isinstance(values, dict):
+            raise ScratchMLPError(f"{source}: expected a JSON object of settings")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ScratchMLPError(f"{source}: unknown field(s) {', '.join(unknown)}; "
+                                  f"known fields: {', '.join(sorted(known))}")
+        try:
+            return cls(**values)
+        except ScratchMLPError as e:
+            raise ScratchMLPError(f"{source}: {e}") from None
+
+    @classmethod
+    def load(cls, path) -> "TrainConfig":
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ScratchMLPError(f"{path}: no such config file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ScratchMLPError(f"{path}: not a readable JSON config ({e})") from None
+        return cls.from_dict(values, str(path))
+
+
+def _check_type(name, value, kind):
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ScratchMLPError(f"{name} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _check_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScratchMLPError(f"{name} must be an integer, got {value!r}")
+
+
+def _check_number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ScratchMLPError(f"{name} must be a finite number, got {value!r}")

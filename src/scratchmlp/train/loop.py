@@ -1,0 +1,138 @@
+"""d2l's training helpers: Accumulator, accuracy, evaluate_accuracy, train_epoch, train (train_ch3).
+
+The loop reports through plain values: each epoch is a dict (a row of metrics) handed to an
+`on_epoch` callback, and `on_batch` hears of each step; nothing here prints or plots, so the
+notebook, the CLI and sweeps can each show progress their own way.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..engine import Array, record
+from ..errors import ScratchMLPError
+
+
+class Accumulator:
+    """Sums over `n` variables, as in d2l."""
+
+    def __init__(self, n: int):
+        self.data = [0.0] * n
+
+    def add(self, *args):
+        self.data = [a + float(b) for a, b in zip(self.data, args)]
+
+    def reset(self):
+        self.data = [0.0] * len(self.data)
+
+    def __getitem__(self, idx):
+        return self.data[idx]
+
+
+def _raw(x) -> np.ndarray:
+    return x.data if isinstance(x, Array) else np.asarray(x)
+
+
+def accuracy(y_hat, y) -> float:
+    """The number of correct predictions (not the fraction, as in d2l)."""
+    y_hat, y = _raw(y_hat), _raw(y)
+    if y_hat.ndim > 1 and y_hat.shape[1] > 1:
+        y_hat = y_hat.argmax(axis=1)
+    return float(np.count_nonzero(y_hat.astype(y.dtype, copy=False) == y))
+
+
+def evaluate_accuracy(net, data_iter) -> float:
+    """Accuracy of `net` over a whole iterator (no recording, no dropout)."""
+    with _eval_mode(net):
+        metric = Accumulator(2)
+        for X, y in data_iter:
+            metric.add(accuracy(net(X), y), np.size(y))
+    return metric[0] / metric[1] if metric[1] else float("nan")
+
+
+class _eval_mode:
+    """Switch a model with a `training` flag (dropout) to inference for a block."""
+
+    def __init__(self, net):
+        self.net, self.previous = net, getattr(net, "training", None)
+
+    def __enter__(self):
+        if self.previous is not None:
+            self.net.training = False
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            self.net.training = self.previous
+
+
+class Diverged(ScratchMLPError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, epoch: int, step: int):
+        self.epoch, self.step = epoch, step
+        super().__init__(f"training diverged: the loss became NaN/inf in epoch {epoch} "
+                         f"at step {step}; lower the learning rate (--lr)")
+
+
+def train_epoch(net, train_iter, loss, updater, on_batch=None, epoch: int = 1):
+    """One pass over the training data: (mean loss, accuracy). Stops at a NaN/inf loss."""
+    if hasattr(net, "training"):
+        net.training = True
+    total_loss = correct = count = 0.0
+    for step, (X, y) in enumerate(train_iter, 1):
+        with record():
+            y_hat = net(X)
+            l = loss(y_hat, y)
+        l.backward()
+        updater(np.shape(y)[0])
+        batch_loss = float(l.data.sum())
+        if not math.isfinite(batch_loss):
+            raise Diverged(epoch, step)
+        total_loss += batch_loss
+        correct += accuracy(y_hat, y)  # from the logits already computed
+        count += np.size(y)
+        if on_batch is not None:
+            on_batch(step, batch_loss / np.size(y))
+    if hasattr(net, "training"):
+        net.training = False
+    return total_loss / count, correct / count
+
+
+def train(net, train_iter, test_iter, loss, num_epochs: int, updater,
+          on_epoch=None, on_batch=None, start_epoch: int = 1):
+    """d2l's train_ch3: per epoch train loss, train accuracy, test accuracy (and timing).
+
+    Returns the list of rows; `on_epoch(row)` hears of each as soon as it is done.
+    """
+    rows = []
+    for epoch in range(start_epoch, num_epochs + 1):
+        start = time.perf_counter()
+        train_loss, train_acc = train_epoch(net, train_iter, loss, updater,
+                                            on_batch=on_batch, epoch=epoch)
+        test_acc = evaluate_accuracy(net, test_iter) if test_iter is not None else float("nan")
+        seconds = time.perf_counter() - start
+        examples = len(train_iter.labels) if hasattr(train_iter, "labels") else float("nan")
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+               "test_acc": test_acc, "seconds": seconds,
+               "examples_per_s": examples / seconds if seconds > 0 else float("nan")}
+        rows.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
+    return rows
+
+
+def predict(net, test_iter, n: int = 6):
+    """The first `n` test images with their true and predicted labels (d2l's predict_ch3)."""
+    images, truth, guesses = [], [], []
+    with _eval_mode(net):
+        for X, y in test_iter:
+            take = min(n - len(truth), len(y))
+            images.append(np.asarray(X[:take]))
+            truth.extend(np.asarray(y[:take]).tolist())
+            guesses.extend(_raw(net(X[:take])).argmax(axis=1).tolist())
+            if len(truth) >= n:
+                break
+    return np.concatenate(images).reshape(-1, 28, 28), truth, guesses

@@ -1,0 +1,143 @@
+"""A run: train a configuration into a folder, one checkpoint per epoch, resumable.
+
+The folder holds config.json, metrics.csv, model.npz and checkpoint.npz, each written
+atomically after every epoch, so a crash loses at most the epoch in progress. Plots are
+added by the caller (the report room), never from here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ScratchMLPError
+from ..files import atomic_write_text
+from ..nn import SoftmaxCrossEntropyLoss, optim
+from .config import TrainConfig
+from .loop import evaluate_accuracy, train
+from .modelfile import build_model, load_checkpoint, save_checkpoint, save_model
+
+METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "test_acc", "seconds", "examples_per_s"]
+RUN_FILES = ["config.json", "metrics.csv", "model.npz", "checkpoint.npz",
+             "curves.png", "predictions.png"]
+
+
+class Interrupted(ScratchMLPError):
+    """Training was stopped by a signal; finished epochs are saved."""
+
+
+@dataclass
+class RunResult:
+    directory: Path
+    config: TrainConfig
+    model: object
+    rows: list
+    test_iter: object
+
+
+def read_metrics(path) -> list:
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
+                for row in csv.DictReader(f)]
+
+
+def write_metrics(path, rows: list):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS, extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def prepare_folder(out: Path, resume: bool, force: bool):
+    """Make `out` ready: new, resumed, or (with force) cleared of an earlier run's files."""
+    if resume and force:
+        raise ScratchMLPError("--resume and --force contradict each other: choose one")
+    if resume:
+        if not (out / "config.json").is_file():
+            raise ScratchMLPError(f"{out}: no run to resume here (no config.json)")
+        return
+    if out.exists() and not out.is_dir():
+        raise ScratchMLPError(f"{out}: exists and is not a folder; choose another --out")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise ScratchMLPError(f"{out}: already holds files; use --resume to continue that "
+                                  "run, --force to overwrite it, or another --out")
+        for name in RUN_FILES:
+            path = out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def fit(config: TrainConfig, out, data, resume: bool = False, force: bool = False,
+        on_epoch=None, on_batch=None, should_stop=None) -> RunResult:
+    """Train `config` on `data` (a FashionMNIST) into the folder `out`."""
+    from ..data import DataIter
+
+    out = Path(out)
+    prepare_folder(out, resume, force)
+    start_epoch, rows, state = 1, [], {}
+    if resume and (out / "checkpoint.npz").is_file():
+        saved = TrainConfig.load(out / "config.json")
+        if {**saved.to_dict(), "epochs": 0} != {**config.to_dict(), "epochs": 0}:
+            raise ScratchMLPError(f"{out}: the run was made with other settings; resume it "
+                                  "without changing them (only --epochs may change)")
+        model, _, done, state = load_checkpoint(out / "checkpoint.npz")
+        start_epoch = done + 1
+        rows = [row for row in read_metrics(out / "metrics.csv") if row["epoch"] <= done]
+    else:
+        model = build_model(config)
+    atomic_write_text(out / "config.json", config.to_json())
+
+    optimizer = optim.get(config.optimizer)(model.params, config.lr)
+    optimizer.load_state_dict(state)
+    train_iter = DataIter(data.train_images, data.train_labels, config.batch_size,
+                          shuffle=True, seed=config.seed)
+    train_iter.epoch = start_epoch - 1  # the shuffle of epoch k depends on (seed, k) only
+    test_iter = DataIter(data.test_images, data.test_labels, config.batch_size)
+
+    def step_done(step, loss):
+        if on_batch is not None:
+            on_batch(step, loss)
+        if should_stop is not None and should_stop():
+            last = rows[-1]["epoch"] if rows else 0
+            raise Interrupted(f"interrupted; {last} finished epoch(s) saved in {out}. "
+                              f"Continue with: scratchmlp train --resume {out}")
+
+    def epoch_done(row):
+        rows.append(row)
+        save_checkpoint(out / "checkpoint.npz", model, config, row["epoch"],
+                        optimizer.state_dict())
+        save_model(out / "model.npz", model, config)
+        write_metrics(out / "metrics.csv", rows)
+        if on_epoch is not None:
+            on_epoch(row)
+
+    if start_epoch == 1:
+        save_model(out / "model.npz", model, config)
+        write_metrics(out / "metrics.csv", rows)
+    train(model, train_iter, test_iter, SoftmaxCrossEntropyLoss(), config.epochs,
+          optimizer.step, on_epoch=epoch_done, on_batch=step_done, start_epoch=start_epoch)
+    return RunResult(out, config, model, rows, test_iter)
+
+
+def evaluate_run(run, data) -> float:
+    """Test accuracy of the model saved in a run folder (or a model file)."""
+    from ..data import DataIter
+    from .modelfile import load_model
+
+    run = Path(run)
+    path = run / "model.npz" if run.is_dir() else run
+    model, config = load_model(path)
+    return evaluate_accuracy(model, DataIter(data.test_images, data.test_labels, 1024))
