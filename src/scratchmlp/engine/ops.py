@@ -169,7 +169,7 @@ def dot(a, b):
     return matmul(a, b)
 
 
-# ---- reductions and shape -----------------------------------------------------------------
+# ---- reductions and shape (note: `sum` and `max` below shadow the builtins in this module) --
 def _expand(g, shape, axis, keepdims):
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
@@ -184,7 +184,9 @@ def sum(a, axis=None, keepdims=False):  # noqa: A001 - mirrors numpy's name
 
 @op
 def mean(a, axis=None, keepdims=False):
-    count = np.size(a) // max(np.size(np.sum(a, axis=axis)), 1)
+    shape = np.shape(a)
+    axes = range(len(shape)) if axis is None else np.atleast_1d(axis)
+    count = int(np.prod([shape[i] for i in axes]))
     return np.mean(a, axis=axis, keepdims=keepdims), (
         lambda g: _expand(g / count, np.shape(a), axis, keepdims),)
 
