@@ -210,7 +210,8 @@ def reshape(a, shape):
 
 @op
 def transpose(a, axes=None):
-    inverse = None if axes is None else np.argsort(axes)
+    # argsort of the axes inverts the permutation only once negative axes are made positive
+    inverse = None if axes is None else np.argsort([i % np.ndim(a) for i in axes])
     return np.transpose(a, axes), (lambda g: np.transpose(g, inverse),)
 
 
