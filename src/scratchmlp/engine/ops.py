@@ -259,9 +259,11 @@ def softmax_cross_entropy(logits, labels):
     exps = np.exp(shifted)
     totals = np.sum(exps, axis=1, keepdims=True)
     loss = np.log(totals[:, 0]) - shifted[rows, labels]
+    spare = [exps]  # the first backward builds (softmax - onehot) * g in exps' memory
 
-    def vjp(g):  # (softmax - onehot) * g, built in the exps buffer: it is not needed again
-        probs = np.divide(exps, totals, out=exps)
+    def vjp(g):  # a second backward() of the same graph finds exps spent and recomputes them
+        probs = spare.pop() if spare else np.exp(shifted)
+        probs /= totals
         probs[rows, labels] -= 1
         probs *= g[:, None]
         return probs
