@@ -105,7 +105,13 @@ class Array:
                 "backward() on an array that was not computed inside autograd.record() "
                 "from parameters with attach_grad()"
             )
-        head = np.ones_like(self.data) if out_grad is None else as_data(out_grad, self.data.dtype)
+        if out_grad is None:
+            head = np.ones_like(self.data)
+        else:  # a copy: the head may end up as a leaf's .grad, which must not alias the caller's
+            head = np.array(as_data(out_grad), dtype=self.data.dtype)
+            if head.shape != self.shape:
+                raise ScratchMLPError(f"backward(out_grad): out_grad has shape {head.shape}, "
+                                      f"the array it differentiates has shape {self.shape}")
         grads, handed_out = {id(self): head}, set()
         for node in reversed(_topological_order(self)):
             grad = grads.pop(id(node), None)
