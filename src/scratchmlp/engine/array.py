@@ -96,7 +96,7 @@ class Array:
         return self._grad_attached or bool(self._parents)
 
     def detach(self) -> "Array":
-        return Array(self.data)
+        return Array(self.data, dtype=self.data.dtype)
 
     def backward(self, out_grad=None):
         """Differentiate this result with respect to every leaf that has `attach_grad()`."""
@@ -164,10 +164,10 @@ class Array:
     size = property(lambda self: self.data.size)
 
     def astype(self, dtype) -> "Array":
-        return Array(self.data.astype(dtype))
+        return Array(self.data.astype(dtype), dtype=dtype)
 
     def copy(self) -> "Array":
-        return Array(self.data.copy())
+        return Array(self.data.copy(), dtype=self.data.dtype)
 
     # ---- in-place writes: outside record() only, like MXNet's sgd `param[:] = ...` --
     def _write(self, method, other):

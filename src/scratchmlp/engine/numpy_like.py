@@ -1,7 +1,8 @@
 """A NumPy-like namespace over `Array`: what the chapter calls as `np.*`, float32 by default.
 
 Differentiable functions come from `ops`; constructors and the rest return Arrays that need
-no gradient. Random draws are made in the default dtype directly (no hidden float64).
+no gradient. Random draws are made in the default dtype directly (no hidden float64). A dtype
+asked for explicitly (`zeros(3, dtype=float64)`, `x.astype(float64)`) is kept as asked.
 """
 
 from __future__ import annotations
@@ -29,36 +30,47 @@ def _dtype(dtype):
     return _default_dtype() if dtype is None else dtype
 
 
+def _made(data, dtype) -> Array:
+    """An Array of `data` in `dtype` when one was asked for, else in the default float dtype."""
+    return Array(data, dtype=data.dtype if dtype is not None else None)
+
+
 def array(obj, dtype=None) -> Array:
-    return Array(_np.array(_as_data(obj), dtype=dtype))
+    if dtype is None and isinstance(obj, Array):
+        dtype = obj.dtype  # a copy of an Array keeps its dtype
+    return _made(_np.array(_as_data(obj), dtype=dtype), dtype)
 
 
 def asarray(obj, dtype=None) -> Array:
-    return obj if isinstance(obj, Array) and dtype is None else Array(_as_data(obj, dtype))
+    if isinstance(obj, Array) and (dtype is None or obj.dtype == dtype):
+        return obj
+    return _made(_np.asarray(_as_data(obj), dtype=dtype), dtype)
 
 
 def zeros(shape, dtype=None) -> Array:
-    return Array(_np.zeros(shape, dtype=_dtype(dtype)))
+    return _made(_np.zeros(shape, dtype=_dtype(dtype)), dtype)
 
 
 def ones(shape, dtype=None) -> Array:
-    return Array(_np.ones(shape, dtype=_dtype(dtype)))
+    return _made(_np.ones(shape, dtype=_dtype(dtype)), dtype)
 
 
 def full(shape, fill_value, dtype=None) -> Array:
-    return Array(_np.full(shape, fill_value, dtype=_dtype(dtype)))
+    return _made(_np.full(shape, fill_value, dtype=_dtype(dtype)), dtype)
 
 
 def zeros_like(a) -> Array:
-    return Array(_np.zeros_like(_as_data(a)))
+    data = _as_data(a)
+    return _made(_np.zeros_like(data), data.dtype)
 
 
 def ones_like(a) -> Array:
-    return Array(_np.ones_like(_as_data(a)))
+    data = _as_data(a)
+    return _made(_np.ones_like(data), data.dtype)
 
 
 def arange(*args, dtype=None) -> Array:
-    return Array(_np.arange(*args, dtype=dtype))
+    return _made(_np.arange(*args, dtype=dtype), dtype)
 
 
 def argmax(a, axis=None) -> Array:
@@ -84,11 +96,11 @@ class _Random:
 
     def normal(self, loc=0.0, scale=1.0, size=None, dtype=None) -> Array:
         draw = self.generator.standard_normal(size, dtype=_dtype(dtype))
-        return Array(_np.asarray(draw * scale + loc, dtype=_dtype(dtype)))
+        return _made(_np.asarray(draw * scale + loc, dtype=_dtype(dtype)), dtype)
 
     def uniform(self, low=0.0, high=1.0, size=None, dtype=None) -> Array:
         draw = self.generator.random(size, dtype=_dtype(dtype))
-        return Array(_np.asarray(draw * (high - low) + low, dtype=_dtype(dtype)))
+        return _made(_np.asarray(draw * (high - low) + low, dtype=_dtype(dtype)), dtype)
 
     def randint(self, low, high=None, size=None, dtype=_np.int64) -> Array:
         return Array(self.generator.integers(low, high, size=size, dtype=dtype))

@@ -25,8 +25,8 @@ class MLP:
         rng = np.random.default_rng(seed)
         self.params = []
         for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
-            W = Array(draw(rng, fan_in, fan_out, dtype=dtype))
-            b = Array(np.zeros(fan_out, dtype=dtype))
+            W = Array(draw(rng, fan_in, fan_out, dtype=dtype), dtype=dtype)
+            b = Array(np.zeros(fan_out, dtype=dtype), dtype=dtype)
             self.params += [W, b]
         for param in self.params:
             param.attach_grad()
