@@ -82,20 +82,23 @@ def train_epoch(net, train_iter, loss, updater, on_batch=None, epoch: int = 1):
     if hasattr(net, "training"):
         net.training = True
     total_loss = correct = count = 0.0
-    for step, (X, y) in enumerate(train_iter, 1):
-        with record():
-            y_hat = net(X)
-            l = loss(y_hat, y)
-        l.backward()
-        updater(np.shape(y)[0])
-        batch_loss = float(l.data.sum())
-        if not math.isfinite(batch_loss):
-            raise Diverged(epoch, step)
-        total_loss += batch_loss
-        correct += accuracy(y_hat, y)  # from the logits already computed
-        count += np.size(y)
-        if on_batch is not None:
-            on_batch(step, batch_loss / np.size(y))
+    # A blow-up overflows on its way to a NaN loss: report it once, as Diverged (one line
+    # from the CLI), not as a screenful of NumPy RuntimeWarnings before it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for step, (X, y) in enumerate(train_iter, 1):
+            with record():
+                y_hat = net(X)
+                l = loss(y_hat, y)
+            l.backward()
+            updater(np.shape(y)[0])
+            batch_loss = float(l.data.sum())
+            if not math.isfinite(batch_loss):
+                raise Diverged(epoch, step)
+            total_loss += batch_loss
+            correct += accuracy(y_hat, y)  # from the logits already computed
+            count += np.size(y)
+            if on_batch is not None:
+                on_batch(step, batch_loss / np.size(y))
     if hasattr(net, "training"):
         net.training = False
     return total_loss / count, correct / count
