@@ -42,7 +42,7 @@ def op(forward):
 
     @functools.wraps(forward)
     def differentiable(*inputs, **options):
-        raw = [x.data if isinstance(x, Array) else x for x in inputs]
+        raw = _unwrap(inputs)
         out, vjps = forward(*raw, **options)
         result = _wrap(np.asarray(out))
         if is_recording():
@@ -56,6 +56,27 @@ def op(forward):
         return result
 
     return differentiable
+
+
+def _unwrap(inputs) -> list:
+    """The ndarrays behind the inputs. A NumPy float constant takes the Arrays' float dtype, as a
+    Python float does (and as MXNet casts scalars): float32 * np.float64(0.5) stays float32."""
+    raw = [x.data if isinstance(x, Array) else x for x in inputs]
+    for x in inputs:
+        if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "f":
+            return _cast_constants(inputs, raw)
+    return raw
+
+
+def _cast_constants(inputs, raw) -> list:
+    floats = [x.data.dtype for x in inputs if isinstance(x, Array) and x.data.dtype.kind == "f"]
+    if floats:
+        target = floats[0] if len(floats) == 1 else np.result_type(*floats)
+        for i, x in enumerate(inputs):
+            if (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "f"
+                    and x.dtype != target):
+                raw[i] = x.astype(target)
+    return raw
 
 
 def _shaped(vjp, shape):
