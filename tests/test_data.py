@@ -92,7 +92,7 @@ def test_idx_parses_wider_big_endian_types():
 
 
 def test_wrong_magic_is_a_clear_error(tmp_path):
-    # The reliability tests (test_bad_input.py) cover damaged files in depth; this is the basic case.
+    # test_bad_input.py (the reliability tests) covers damaged files; this is the basic case.
     path = tmp_path / "x.idx"
     path.write_bytes(b"\x50\x4b\x03\x04" + bytes(16))
     with pytest.raises(ScratchMLPError, match="magic"):
@@ -299,7 +299,7 @@ def test_training_reshuffles_every_epoch_and_test_keeps_order(real_data):
 
 
 def test_shuffled_batches_keep_images_with_their_labels():
-    images = numpy.arange(10, dtype=numpy.uint8)[:, None, None] * numpy.ones((1, 28, 28), numpy.uint8)
+    images = numpy.repeat(numpy.arange(10, dtype=numpy.uint8), 28 * 28).reshape(10, 28, 28)
     labels = numpy.arange(10, dtype=numpy.int64)
     for X, y in DataIter(images, labels, 3, shuffle=True, seed=1):
         numpy.testing.assert_allclose(X[:, 0, 0, 0] * 255, y, rtol=1e-6)

@@ -47,7 +47,8 @@ def _cross_entropy(logits, labels):
 
 
 # The engine's namespace and NumPy's, each with the ops NumPy has no name for.
-E = types.SimpleNamespace(**{n: getattr(engine_np, n) for n in dir(engine_np) if not n.startswith("_")},
+E = types.SimpleNamespace(**{n: getattr(engine_np, n) for n in dir(engine_np)
+                             if not n.startswith("_")},
                           sigmoid=ops.sigmoid, relu=ops.relu, log_softmax=ops.log_softmax,
                           softmax_cross_entropy=ops.softmax_cross_entropy)
 R = types.SimpleNamespace(**{n: getattr(numpy, n) for n in dir(numpy) if not n.startswith("_")},
@@ -270,18 +271,18 @@ def _chapter_loss(X, y):
     return objective
 
 
-@pytest.mark.slow
 def test_chapter_net_and_loss_gradient():
     rng = numpy.random.default_rng(7)
     num_inputs, num_hiddens, num_outputs, batch = 784, 16, 10, 6
     X = rng.uniform(0, 1, (batch, 1, 28, 28))
     y = rng.integers(0, num_outputs, batch)
-    params = [rng.normal(scale=0.01, size=(num_inputs, num_hiddens)), rng.normal(scale=0.1, size=num_hiddens),
-              rng.normal(scale=0.01, size=(num_hiddens, num_outputs)), numpy.zeros(num_outputs)]
+    params = [rng.normal(scale=0.01, size=(num_inputs, num_hiddens)),
+              rng.normal(scale=0.1, size=num_hiddens),
+              rng.normal(scale=0.01, size=(num_hiddens, num_outputs)),
+              numpy.zeros(num_outputs)]
     assert_grads(_chapter_loss(X, y), *params)
 
 
-@pytest.mark.slow
 def test_mlp_class_gradient_two_hidden_layers():
     """The package's MLP (what `scratchmlp train` trains), 784-8-6-10 with the mean loss."""
     from scratchmlp.nn import MLP, SoftmaxCrossEntropyLoss

@@ -195,12 +195,18 @@ SCALAR_EXPRESSIONS = [
     ("mean", lambda x: x.mean()), ("sum(axis=0)", lambda x: np.sum(x, axis=0)),
     ("dot", lambda x: np.dot(x, x.T)), ("softmax", npx.softmax),
     ("loss", lambda x: SoftmaxCrossEntropyLoss()(x, numpy.array([0, 2]))),
+    # NumPy float constants are cast to the Array's dtype, as Python floats are
+    ("x*np.float64", lambda x: x * numpy.float64(0.5)),
+    ("np.float64-x", lambda x: numpy.float64(1) - x),
+    ("x/np.sqrt(2.0)", lambda x: x / numpy.sqrt(2.0)),
+    ("float64 ndarray*x", lambda x: numpy.linspace(0, 1, 3) * x),
+    ("maximum(x,np.float64)", lambda x: np.maximum(x, numpy.float64(0))),
 ]
 
 
 @pytest.mark.parametrize("expression", [e for _, e in SCALAR_EXPRESSIONS],
                          ids=[name for name, _ in SCALAR_EXPRESSIONS])
-def test_ops_with_python_scalars_stay_float32(x, expression):
+def test_ops_with_constants_stay_float32(x, expression):
     """No hidden float64: values and gradients of float32 inputs stay float32."""
     with autograd.record():
         y = expression(x)
