@@ -18,7 +18,6 @@ import pytest
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHAPTER_DEFAULTS = {"hidden": [256], "lr": 0.5, "batch_size": 256, "seed": 0,
                     "activation": "relu", "init": "normal", "optimizer": "sgd"}
-pytestmark = pytest.mark.usefixtures("real_data")  # every test here reads the real data
 
 
 def scratchmlp(*args, check=True):
@@ -44,7 +43,7 @@ def assert_png(path):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(real_data, tmp_path_factory):
     """`scratchmlp train --epochs 1 --out RUN`, the chapter's other defaults, progress bar on."""
     run = tmp_path_factory.mktemp("cli") / "run"
     done = scratchmlp("train", "--epochs", 1, "--out", run)
@@ -110,7 +109,7 @@ def test_same_seed_same_numbers(trained, tmp_path):
             assert first[name].tobytes() == second[name].tobytes(), name
 
 
-def test_more_hidden_layers(tmp_path):
+def test_more_hidden_layers(real_data, tmp_path):
     run = tmp_path / "deep"
     scratchmlp("train", "--hidden", "128,64", "--epochs", 0, "--out", run, "--no-progress")
     with numpy.load(run / "model.npz", allow_pickle=False) as model:
@@ -120,7 +119,7 @@ def test_more_hidden_layers(tmp_path):
     assert json.loads((run / "config.json").read_text())["hidden"] == [128, 64]
 
 
-def test_a_diverging_run_is_one_line_and_exit_2(tmp_path):
+def test_a_diverging_run_is_one_line_and_exit_2(real_data, tmp_path):
     done = scratchmlp("train", "--lr", "1e30", "--epochs", 2, "--out", tmp_path / "boom",
                       "--no-progress", check=False)
     assert done.returncode == 2
