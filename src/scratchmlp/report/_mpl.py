@@ -5,13 +5,28 @@ from __future__ import annotations
 import os
 import sys
 
+# Backends that only write files: in a kernel, figures drawn with them are never shown.
+FILE_ONLY_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
+
 
 def pyplot():
     import matplotlib
-    if "ipykernel" not in sys.modules and not os.environ.get("MPLBACKEND"):
-        matplotlib.use("Agg")  # files, no window: the CLI runs on servers
+    if not in_notebook():
+        if not os.environ.get("MPLBACKEND"):
+            matplotlib.use("Agg")  # files, no window: the CLI runs on servers
+    elif matplotlib.get_backend().lower() in FILE_ONLY_BACKENDS:
+        _show_inline()
     import matplotlib.pyplot as plt
     return plt
+
+
+def _show_inline():
+    """A headless shell's `MPLBACKEND=Agg` (CI) leaks into the kernels it starts, where the
+    curves and image grids would then go nowhere; inline is what a notebook reader expects."""
+    from IPython import get_ipython
+    shell = get_ipython()
+    if shell is not None:
+        shell.run_line_magic("matplotlib", "inline")
 
 
 def in_notebook() -> bool:
