@@ -154,6 +154,9 @@ def test_notebook_runs_the_chapter_on_real_data(monkeypatch):
     predict_cell = next(c for c in code if "d2l.predict_ch3(" in c.source)
     # Headless shells (CI) export this and kernels inherit it; the figures must still show.
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # One BLAS thread: on a shared, busy machine OpenBLAS's spinning threads made the chapter's
+    # epochs ~5-10x slower (2 epochs: 4-5 s with one thread, 22-47 s with two, load ~8 on 2 cores).
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
 
     client = _RecordingClient(nb, timeout=600, kernel_name="python3", allow_errors=True)
     client.execute(cwd=str(NOTEBOOK.parent))
