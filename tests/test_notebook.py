@@ -143,7 +143,8 @@ def _png_outputs(cell, output_type):
 
 
 @pytest.mark.slow
-def test_notebook_runs_the_chapter_on_real_data(monkeypatch):
+def test_notebook_runs_the_chapter_on_real_data(real_data, monkeypatch):
+    """`real_data` (conftest) skips with a reason where Fashion-MNIST is not installed."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     code = _code_cells(nb)
     # Seed the chapter's one unseeded draw (the weights) so the run is repeatable; the
