@@ -1,22 +1,67 @@
-"""`scratchmlp evaluate RUN`: the saved model's test accuracy."""
+"""`scratchmlp evaluate RUN`: test accuracy, accuracy per class, and the confusion matrix."""
 
 from __future__ import annotations
 
 from .common import add_data_flag, load_data, run_model_path
 
-HELP = "print the test accuracy of a trained run"
+HELP = "test accuracy, per-class accuracy and a confusion matrix of a trained run"
 
 
 def register(subparsers):
     p = subparsers.add_parser("evaluate", help=HELP, description=HELP)
     p.add_argument("run", metavar="RUN", help="run folder (or its model.npz)")
+    p.add_argument("--out", metavar="PNG", help="where to draw the confusion matrix "
+                                                  "(default RUN/confusion.png)")
+    p.add_argument("--no-plot", action="store_true", help="do not draw the confusion matrix")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (accuracy, per_class, confusion, n) instead "
+                        "of the table")
     add_data_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..train.run import evaluate_run
+    import json
+    from pathlib import Path
+
+    from ..data import LABELS
+    from ..errors import ScratchMLPError
+    from ..train.evaluation import evaluate_model
+    from ..train.modelfile import load_model
     path = run_model_path(args.run)
-    accuracy = evaluate_run(path, load_data(args))
-    print(f"test accuracy {accuracy:.4f}")
+    model, _ = load_model(path)
+    data = load_data(args)
+    result = evaluate_model(model, data.test_images, data.test_labels, LABELS)
+    picture = None
+    if not args.no_plot:
+        from ..report import plot_confusion
+        picture = Path(args.out) if args.out else path.parent / "confusion.png"
+        try:
+            plot_confusion(result.confusion, LABELS, picture,
+                           title=f"{path}: test accuracy {result.accuracy:.4f}")
+        except OSError as e:
+            raise ScratchMLPError(f"{picture}: cannot write the confusion matrix "
+                                  f"({e.strerror or e}); choose --out or --no-plot") from None
+    if args.json:
+        print(json.dumps({"model": str(path), **result.to_dict(),
+                          "confusion_png": str(picture) if picture else None}))
+        return 0
+    print(f"test accuracy {result.accuracy:.4f} ({int(result.correct.sum())}/{result.n})")
+    print(table(result))
+    if picture:
+        print(f"confusion matrix -> {picture}")
     return 0
+
+
+def table(result) -> str:
+    """Per class: examples, correct, accuracy, and the class it is most often mistaken for."""
+    width = max(len(name) for name in result.labels)
+    lines = [f"{'class':<{width}}  {'n':>5}  {'correct':>7}  {'accuracy':>8}  most confused with"]
+    for c, name in enumerate(result.labels):
+        confused = result.most_confused_with(c)
+        mistaken = f"{result.labels[confused[0]]} ({confused[1]})" if confused else "-"
+        accuracy = result.per_class_accuracy[c]
+        shown = f"{accuracy:8.4f}" if result.support[c] else f"{'-':>8}"
+        lines.append(f"{name:<{width}}  {result.support[c]:>5}  {result.correct[c]:>7}  "
+                     f"{shown}  {mistaken}")
+    return "\n".join(lines)
