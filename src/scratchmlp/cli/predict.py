@@ -1,23 +1,78 @@
-"""`scratchmlp predict RUN`: the chapter's grid of test images, "true / predicted"."""
+"""`scratchmlp predict RUN [IMAGE...]`: classify your own pictures, or draw the chapter's grid.
+
+With IMAGE files: each is made into a Fashion-MNIST-like 28x28 image (data/images.py) and its
+top classes are printed; --show draws what the model saw. Without: the chapter's grid of test
+images titled "true / predicted".
+"""
 
 from __future__ import annotations
 
 from .common import add_data_flag, load_data, run_model_path
 
-HELP = "draw test images labelled with the true and the predicted class"
+HELP = "classify your own images (PNG/JPEG), or draw test images with true/predicted labels"
 
 
 def register(subparsers):
     p = subparsers.add_parser("predict", help=HELP, description=HELP)
     p.add_argument("run", metavar="RUN", help="run folder (or its model.npz)")
+    p.add_argument("images", metavar="IMAGE", nargs="*",
+                   help="your pictures (PNG, JPEG, ...; any size, colour or grey); without "
+                        "them, the first -n test images are drawn")
     p.add_argument("-n", type=int, default=12, help="how many test images (default 12)")
-    p.add_argument("--out", metavar="PNG", help="where to write the grid "
-                                                  "(default RUN/predictions.png)")
+    p.add_argument("--top", type=int, default=3, help="classes to print per image (default 3)")
+    p.add_argument("--show", action="store_true",
+                   help="with IMAGE: draw each picture as the model saw it, with its top guess "
+                        "(to --out, default RUN/seen.png)")
+    p.add_argument("--out", metavar="PNG", help="where to write the picture "
+                                                  "(default RUN/predictions.png, or RUN/seen.png "
+                                                  "with IMAGE --show)")
     add_data_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from ..errors import ScratchMLPError
+    if args.images:
+        return classify_files(args)
+    if args.show:
+        raise ScratchMLPError("--show draws your own images: give IMAGE files after RUN")
+    return test_grid(args)
+
+
+def classify_files(args) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..data import LABELS
+    from ..data.images import load_image, thumbnail
+    from ..errors import ScratchMLPError
+    from ..train.evaluation import probabilities, top_k
+    from ..train.modelfile import load_model
+    if args.top <= 0:
+        raise ScratchMLPError(f"--top must be positive, got {args.top}")
+    path = run_model_path(args.run)
+    model, _ = load_model(path)
+    seen = np.stack([load_image(image) for image in args.images])  # every file read, then output
+    ranked = top_k(probabilities(model, seen), args.top)
+    for name, classes in zip(args.images, ranked):
+        guesses = ", ".join(f"{LABELS[c]} {p:.1%}" for c, p in classes)
+        print(f"{name}: {guesses}")
+    if args.show:
+        from ..report import plot_seen
+        out = Path(args.out) if args.out else path.parent / "seen.png"
+        titles = [f"{LABELS[classes[0][0]]} {classes[0][1]:.0%}" for classes in ranked]
+        try:
+            plot_seen([thumbnail(image) for image in args.images], seen,
+                      [Path(image).name for image in args.images], titles, out)
+        except OSError as e:
+            raise ScratchMLPError(f"{out}: cannot write the picture ({e.strerror or e}); "
+                                  "choose another --out") from None
+        print(f"as the model saw them -> {out}")
+    return 0
+
+
+def test_grid(args) -> int:
     from pathlib import Path
 
     from ..data import LABELS, DataIter

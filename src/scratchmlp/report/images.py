@@ -45,3 +45,29 @@ def plot_predictions(images, truth, guesses, labels, path, cols: int = None):
     _save_atomic(fig, path)
     pyplot().close(fig)
     return Path(path)
+
+
+def plot_seen(originals, seen, names, titles, path, cols: int = 6):
+    """Each picture as given (top) above the 28x28 image the model saw, titled with its guess."""
+    plt = pyplot()
+    n = len(seen)
+    cols = min(n, cols)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(2 * rows, cols, figsize=(cols * 1.9, rows * 4.0), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (original, image, name, title) in enumerate(zip(originals, seen, names, titles)):
+        top, bottom = axes[2 * (i // cols), i % cols], axes[2 * (i // cols) + 1, i % cols]
+        top.imshow(original, cmap="gray" if np.ndim(original) == 2 else None)
+        top.set_title(_shorten(name), fontsize=7)
+        bottom.imshow(np.asarray(image).reshape(28, 28), cmap="gray", vmin=0, vmax=1)
+        bottom.set_title(title, fontsize=8)
+    fig.suptitle("your image (top) and what the model saw (bottom): top guess", fontsize=9)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    _save_atomic(fig, path)
+    plt.close(fig)
+    return Path(path)
+
+
+def _shorten(name: str, width: int = 22) -> str:
+    return name if len(name) <= width else "..." + name[-(width - 3):]
