@@ -72,7 +72,7 @@ def prepare(grey) -> np.ndarray:
     return canvas
 
 
-def _open(path: Path, mode: str = "L", size: int = 8 * SIZE):
+def _open(path, mode: str = "L", size: int = 8 * SIZE):
     """The picture at `path`, upright (EXIF orientation applied), loaded; clear errors."""
     Image, ImageOps = _pil()
     try:
@@ -116,9 +116,11 @@ def _greyscale(image) -> np.ndarray:
 
 
 def load_image(path) -> np.ndarray:
-    """The picture at `path` (PNG, JPEG, ...; any size, colour or grey): float32 (28, 28), 0-1."""
-    path = Path(path)
-    return prepare(_greyscale(_open(path)))
+    """The picture at `path` (PNG, JPEG, ...; any size, colour or grey): float32 (28, 28), 0-1.
+
+    `path` may also be a binary file object, such as io.BytesIO.
+    """
+    return prepare(_greyscale(_open(path if hasattr(path, "read") else Path(path))))
 
 
 def thumbnail(path, size: int = 112) -> np.ndarray:
