@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from scratchmlp.cli import main
-from scratchmlp.data import LABELS, DataIter, load
+from scratchmlp.data import LABELS, DataIter
 from scratchmlp.data.images import load_image, prepare
 from scratchmlp.errors import ScratchMLPError
 from scratchmlp.nn import SGD, SoftmaxCrossEntropyLoss
@@ -28,8 +28,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def data():
-    return load()
+def data(real_data):
+    return real_data
 
 
 def _train(out, *flags):
@@ -38,7 +38,7 @@ def _train(out, *flags):
 
 
 @pytest.fixture(scope="module")
-def relu_run(tmp_path_factory):
+def relu_run(data, tmp_path_factory):
     """The chapter's 784-256-10 ReLU MLP, trained one epoch by the CLI (about 79% test accuracy)."""
     return _train(tmp_path_factory.mktemp("relu") / "run", "--epochs", "1")
 
