@@ -5,6 +5,10 @@ Lookup order: an explicit directory, $SCRATCHMLP_DATA_DIR, the user's cache dire
 official mirror into the cache. Content is verified by SHA-256 of the decompressed IDX bytes
 (Debian recompressed the .gz files, so hashes of the .gz differ). The decoded arrays are cached
 as .npy beside a stamp of the source files, so later runs load in milliseconds.
+
+Your own data in Fashion-MNIST's format (same four names, 28x28 uint8 images, labels 0-9) is
+accepted when SCRATCHMLP_VERIFY=0: every structural check still runs, only the comparison with
+the official checksums is skipped, and such data never enters the decoded cache.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 SYSTEM_DIRS = ("/usr/share/datasets/fashion-mnist",)
 HOW_TO_GET = ("install Debian's package (apt-get install dataset-fashion-mnist), or pass "
               "--data-dir DIR with the four Fashion-MNIST .gz files, or set SCRATCHMLP_DATA_DIR")
+VERIFY_ENV = "SCRATCHMLP_VERIFY"
 
 
 def get_fashion_mnist_labels(labels) -> list:
@@ -64,21 +69,32 @@ def _system_dirs() -> list:
     return [Path(d) for d in (override.split(os.pathsep) if override is not None else SYSTEM_DIRS) if d]
 
 
+def verify_wanted() -> bool:
+    """False only when the user says the data is their own: SCRATCHMLP_VERIFY=0."""
+    value = os.environ.get(VERIFY_ENV, "1").strip()
+    if value not in ("0", "1"):
+        raise ScratchMLPError(f"{VERIFY_ENV}={value!r}: set it to 1 (check the official "
+                              "checksums, the default) or 0 (your own data in this format)")
+    return value == "1"
+
+
 def locate(data_dir=None, download: bool = True) -> Path:
     """The directory holding the four files, downloading into the cache as a last resort."""
+    source = "data directory"
+    if data_dir is None and os.environ.get("SCRATCHMLP_DATA_DIR"):
+        # A directory the user names is used or refused, never silently skipped.
+        data_dir, source = os.environ["SCRATCHMLP_DATA_DIR"], "$SCRATCHMLP_DATA_DIR"
     if data_dir is not None:
         directory = Path(data_dir).expanduser()
         if not directory.is_dir():
-            raise ScratchMLPError(f"data directory {directory} does not exist; " + HOW_TO_GET)
+            raise ScratchMLPError(f"{source} {directory} does not exist; check the path, or "
+                                  + HOW_TO_GET)
         missing = [name for name in FILES if not _file_in(directory, name)]
         if missing:
-            raise ScratchMLPError(f"data directory {directory} lacks {', '.join(missing)} "
+            raise ScratchMLPError(f"{source} {directory} lacks {', '.join(missing)} "
                                   "(.gz or raw IDX); " + HOW_TO_GET)
         return directory
-    candidates = []
-    if os.environ.get("SCRATCHMLP_DATA_DIR"):
-        candidates.append(Path(os.environ["SCRATCHMLP_DATA_DIR"]).expanduser())
-    candidates += [cache_dir() / "fashion-mnist", *_system_dirs()]
+    candidates = [cache_dir() / "fashion-mnist", *_system_dirs()]
     for directory in candidates:
         if directory.is_dir() and _complete(directory):
             return directory
@@ -90,7 +106,11 @@ def locate(data_dir=None, download: bool = True) -> Path:
 def fetch(directory: Path, mirror: str = None, timeout: float = 30.0) -> Path:
     """Download the four .gz files from the official mirror into `directory`."""
     mirror = mirror or os.environ.get("SCRATCHMLP_MIRROR") or MIRROR
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ScratchMLPError(f"Fashion-MNIST not found locally and {directory} cannot be made "
+                              f"for a download ({e.strerror}); " + HOW_TO_GET) from None
     for name in FILES:
         target = directory / f"{name}.gz"
         if target.is_file():
@@ -103,6 +123,9 @@ def fetch(directory: Path, mirror: str = None, timeout: float = 30.0) -> Path:
             reason = getattr(e, "reason", e)
             raise ScratchMLPError(f"Fashion-MNIST not found locally and the download of {url} "
                                   f"failed ({reason}); " + HOW_TO_GET) from None
+        if payload[:2] != idx.GZIP_MAGIC:  # e.g. a proxy's HTML page: never store it as data
+            raise ScratchMLPError(f"the download of {url} is not gzip data ({len(payload)} "
+                                  "bytes); try again later, or " + HOW_TO_GET)
         atomic_write_bytes(target, payload)
     return directory
 
@@ -117,28 +140,53 @@ class FashionMNIST:
     test_labels: np.ndarray
 
 
-def _check_pair(images: np.ndarray, labels: np.ndarray, what: str):
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ScratchMLPError(f"{what} images have shape {images.shape}, expected (N, 28, 28)")
-    if labels.ndim != 1:
-        raise ScratchMLPError(f"{what} labels have shape {labels.shape}, expected (N,)")
-    if len(images) != len(labels):
-        raise ScratchMLPError(f"{what} set has {len(images)} images but {len(labels)} labels")
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise ScratchMLPError(f"{what} labels hold values outside 0-9 "
-                              f"(min {labels.min()}, max {labels.max()})")
+_PAIRS = (("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+          ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"))
+
+
+def _check(arrays: dict, sources: dict):
+    """Fashion-MNIST's structure: uint8 (N, 28, 28) images, N uint8 labels in 0-9."""
+    for images_name, labels_name in _PAIRS:
+        images, labels = arrays[images_name], arrays[labels_name]
+        images_at, labels_at = sources[images_name], sources[labels_name]
+        for array, at in ((images, images_at), (labels, labels_at)):
+            if array.dtype != np.uint8:
+                raise ScratchMLPError(f"{at}: holds {array.dtype} values; Fashion-MNIST files "
+                                      "hold unsigned bytes (IDX type 0x08)")
+        if images.ndim != 3 or images.shape[1:] != (28, 28):
+            raise ScratchMLPError(f"{images_at}: holds an array of shape {images.shape}, "
+                                  "expected images of 28x28 pixels (N, 28, 28); use "
+                                  "Fashion-MNIST's image file")
+        if labels.ndim != 1:
+            raise ScratchMLPError(f"{labels_at}: labels have shape {labels.shape}, expected one "
+                                  "dimension (N,); use Fashion-MNIST's label file")
+        if len(images) != len(labels):
+            raise ScratchMLPError(f"{images_at} holds {len(images)} images but {labels_at} holds "
+                                  f"{len(labels)} labels; use two files of the same set")
+        if labels.size and labels.max() > 9:
+            raise ScratchMLPError(f"{labels_at}: labels must be classes 0-9, found "
+                                  f"{int(labels.max())}; use Fashion-MNIST's label file")
 
 
 def _decode(directory: Path, verify: bool) -> dict:
-    arrays = {}
-    for name, digest in FILES.items():
+    """Parse and check the four files, then (if `verify`) compare them with the official ones.
+
+    Structure is checked first, so a damaged file is named for what is wrong with it.
+    """
+    arrays, sources, digests = {}, {}, {}
+    for name in FILES:
         path = _file_in(directory, name)
         data = idx.read_bytes(path)
-        if verify and hashlib.sha256(data).hexdigest() != digest:
-            raise ScratchMLPError(f"{path}: checksum mismatch (SHA-256 of its IDX content is not "
-                                  "Fashion-MNIST's); delete it and fetch it again, or use "
-                                  "another --data-dir")
-        arrays[name] = idx.parse(data, str(path))
+        arrays[name], sources[name] = idx.parse(data, str(path)), str(path)
+        digests[name] = hashlib.sha256(data).hexdigest() if verify else None
+        del data
+    _check(arrays, sources)
+    for name, digest in FILES.items():
+        if verify and digests[name] != digest:
+            raise ScratchMLPError(
+                f"{sources[name]}: checksum mismatch: not the official Fashion-MNIST file; "
+                f"delete it and fetch it again, or, if it is your own data in this format, set "
+                f"{VERIFY_ENV}=0")
     return arrays
 
 
@@ -151,9 +199,13 @@ def _stamp(directory: Path) -> dict:
     return stamp
 
 
-def load(data_dir=None, download: bool = True, verify: bool = True,
+def load(data_dir=None, download: bool = True, verify: bool = None,
          use_cache: bool = True) -> FashionMNIST:
-    """Find, verify and decode Fashion-MNIST, through the decoded cache when it is current."""
+    """Find, verify and decode Fashion-MNIST, through the decoded cache when it is current.
+
+    `verify=None` follows $SCRATCHMLP_VERIFY (default: verify).
+    """
+    verify = verify_wanted() if verify is None else verify
     directory = locate(data_dir, download)
     decoded = cache_dir() / "decoded"
     stamp = _stamp(directory)
@@ -164,19 +216,17 @@ def load(data_dir=None, download: bool = True, verify: bool = True,
             if json.loads(stamp_file.read_text()) == stamp:
                 arrays = {name: np.load(decoded / f"{name}.npy", allow_pickle=False)
                           for name in FILES}
-        except (OSError, ValueError):
+                _check(arrays, {name: f"cached {name}" for name in FILES})
+        except (OSError, ValueError, EOFError, ScratchMLPError):
             arrays = None  # a damaged cache is rebuilt, never trusted
     if arrays is None:
         arrays = _decode(directory, verify)
         if use_cache and verify:
             _save_cache(decoded, arrays, stamp)
-    data = FashionMNIST(arrays["train-images-idx3-ubyte"],
+    return FashionMNIST(arrays["train-images-idx3-ubyte"],
                         arrays["train-labels-idx1-ubyte"].astype(np.int64),
                         arrays["t10k-images-idx3-ubyte"],
                         arrays["t10k-labels-idx1-ubyte"].astype(np.int64))
-    _check_pair(data.train_images, data.train_labels, "training")
-    _check_pair(data.test_images, data.test_labels, "test")
-    return data
 
 
 def _save_cache(decoded: Path, arrays: dict, stamp: dict):
@@ -185,7 +235,7 @@ def _save_cache(decoded: Path, arrays: dict, stamp: dict):
         for name, array in arrays.items():
             atomic_write_bytes(decoded / f"{name}.npy", _npy_bytes(array))
         atomic_write_bytes(decoded / "stamp.json", json.dumps(stamp).encode())
-    except OSError:
+    except (OSError, ScratchMLPError):
         pass  # a cache we cannot write only costs time on the next run
 
 

@@ -8,6 +8,7 @@ says what is wrong with which file.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import zlib
 
@@ -17,7 +18,7 @@ from ..errors import ScratchMLPError
 
 GZIP_MAGIC = b"\x1f\x8b"
 _TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_MAX_BYTES = 1 << 31  # refuse headers that claim more than 2 GiB rather than allocate it
+_MAX_BYTES = 1 << 30  # refuse more than 1 GiB (a header's claim or a gzip bomb) rather than allocate it
 
 
 def read_bytes(path) -> bytes:
@@ -43,14 +44,20 @@ def read_bytes(path) -> bytes:
 
 
 def _gunzip(raw: bytes, path: str) -> bytes:
+    # Read at most one byte past the limit, so a small file cannot inflate into gigabytes.
     try:
-        return gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+            data = f.read(_MAX_BYTES + 1)
     except EOFError:
         raise ScratchMLPError(f"{path}: truncated gzip data (the download was cut short?); "
                               "delete it and fetch it again") from None
     except (OSError, zlib.error) as e:
         raise ScratchMLPError(f"{path}: corrupt gzip data ({e}); "
                               "delete it and fetch it again") from None
+    if len(data) > _MAX_BYTES:
+        raise ScratchMLPError(f"{path}: decompresses to more than {_MAX_BYTES >> 30} GiB; "
+                              "not an IDX file this reader accepts")
+    return data
 
 
 def parse(data: bytes, name: str = "IDX data") -> np.ndarray:
