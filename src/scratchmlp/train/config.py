@@ -45,6 +45,8 @@ class TrainConfig:
         if self.batch_size <= 0:
             raise ScratchMLPError(f"batch_size must be positive, got {self.batch_size}")
         _check_int("seed", self.seed)
+        if self.seed < 0:  # NumPy's generators take no negative seeds
+            raise ScratchMLPError(f"seed must be 0 or more, got {self.seed}")
         from ..nn import activations, init, optim
         activations.get(_check_type("activation", self.activation, str))
         init.get(_check_type("init", self.init, str))
