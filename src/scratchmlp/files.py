@@ -10,12 +10,21 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import ScratchMLPError
+
 
 @contextlib.contextmanager
 def atomic_open(path, mode: str = "wb"):
-    """Open a temp file beside `path`; on success it replaces `path` in one rename."""
+    """Open a temp file beside `path`; on success it replaces `path` in one rename.
+
+    A failure to write (no space, no permission, no folder) is a ScratchMLPError naming `path`;
+    the temp file is removed and `path` keeps its old content.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise _cannot_write(path, e) from None
     try:
         os.fchmod(fd, _mode_for(path))  # mkstemp makes 0600; give the file its usual mode
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as f:
@@ -23,11 +32,18 @@ def atomic_open(path, mode: str = "wb"):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _cannot_write(path, e) from None
         raise
     _fsync_dir(path.parent)
+
+
+def _cannot_write(path: Path, error: OSError) -> ScratchMLPError:
+    return ScratchMLPError(f"{path}: cannot write ({error.strerror or error}); check that the "
+                           "folder exists, is writable and has free space")
 
 
 def _mode_for(path: Path) -> int:
