@@ -71,10 +71,10 @@ class _eval_mode:
 class Diverged(ScratchMLPError):
     """The training loss became NaN or infinite."""
 
-    def __init__(self, epoch: int, step: int):
-        self.epoch, self.step = epoch, step
-        super().__init__(f"training diverged: the loss became NaN/inf in epoch {epoch} "
-                         f"at step {step}; lower the learning rate (--lr)")
+    def __init__(self, epoch: int, step: int, detail: str = "", what: str = "the loss"):
+        self.epoch, self.step, self.what = epoch, step, what
+        super().__init__(f"training diverged: {what} became NaN/inf in epoch {epoch} "
+                         f"at step {step}; " + (detail or "lower the learning rate (--lr)"))
 
 
 def train_epoch(net, train_iter, loss, updater, on_batch=None, epoch: int = 1):
@@ -89,11 +89,11 @@ def train_epoch(net, train_iter, loss, updater, on_batch=None, epoch: int = 1):
             with record():
                 y_hat = net(X)
                 l = loss(y_hat, y)
+            batch_loss = float(l.data.sum())
+            if not math.isfinite(batch_loss):  # before the update: the weights stay finite
+                raise Diverged(epoch, step)
             l.backward()
             updater(np.shape(y)[0])
-            batch_loss = float(l.data.sum())
-            if not math.isfinite(batch_loss):
-                raise Diverged(epoch, step)
             total_loss += batch_loss
             correct += accuracy(y_hat, y)  # from the logits already computed
             count += np.size(y)

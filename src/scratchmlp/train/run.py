@@ -1,8 +1,9 @@
 """A run: train a configuration into a folder, one checkpoint per epoch, resumable.
 
 The folder holds config.json, metrics.csv, model.npz and checkpoint.npz, each written
-atomically after every epoch, so a crash loses at most the epoch in progress. Plots are
-added by the caller (the report room), never from here.
+atomically after every epoch, so a crash loses at most the epoch in progress. checkpoint.npz
+is written last: it is the commit point, and resume trusts metrics.csv only up to its epoch.
+Plots are added by the caller (the report room), never from here.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import ScratchMLPError
 from ..files import atomic_write_text
 from ..nn import SoftmaxCrossEntropyLoss, optim
 from .config import TrainConfig
-from .loop import evaluate_accuracy, train
+from .loop import Diverged, evaluate_accuracy, train
 from .modelfile import build_model, load_checkpoint, save_checkpoint, save_model
 
 METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "test_acc", "seconds", "examples_per_s"]
@@ -27,6 +30,8 @@ RUN_FILES = ["config.json", "metrics.csv", "model.npz", "checkpoint.npz",
 
 class Interrupted(ScratchMLPError):
     """Training was stopped by a signal; finished epochs are saved."""
+
+    exit_code = 130  # the shell's convention for "ended by Ctrl-C"
 
 
 @dataclass
@@ -42,9 +47,13 @@ def read_metrics(path) -> list:
     path = Path(path)
     if not path.is_file():
         return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
-                for row in csv.DictReader(f)]
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
+                    for row in csv.DictReader(f)]
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError, TypeError) as e:
+        raise ScratchMLPError(f"{path}: not a readable metrics file ({e}); restore it or "
+                              "start the run again with --force") from None
 
 
 def write_metrics(path, rows: list):
@@ -57,27 +66,43 @@ def write_metrics(path, rows: list):
     atomic_write_text(path, buffer.getvalue())
 
 
-def prepare_folder(out: Path, resume: bool, force: bool):
-    """Make `out` ready: new, resumed, or (with force) cleared of an earlier run's files."""
+def check_folder(out: Path, resume: bool, force: bool):
+    """Refuse a folder that cannot be used as asked, touching nothing (call it before slow work)."""
+    out = Path(out)
     if resume and force:
         raise ScratchMLPError("--resume and --force contradict each other: choose one")
     if resume:
+        if not out.is_dir():
+            raise ScratchMLPError(f"{out}: no such run folder to resume; check the path")
         if not (out / "config.json").is_file():
-            raise ScratchMLPError(f"{out}: no run to resume here (no config.json)")
+            raise ScratchMLPError(f"{out}: no run to resume here (no config.json); "
+                                  "start a new run with --out instead")
         return
     if out.exists() and not out.is_dir():
         raise ScratchMLPError(f"{out}: exists and is not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise ScratchMLPError(f"{out}: already holds files; use --resume to continue that "
-                                  "run, --force to overwrite it, or another --out")
-        for name in RUN_FILES:
-            path = out / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ScratchMLPError(f"{out}: already holds files; use --resume {out} to continue that "
+                              "run, --force to overwrite it, or another --out")
+
+
+def prepare_folder(out: Path, resume: bool, force: bool):
+    """Make `out` ready: new, resumed, or (with force) cleared of an earlier run's files."""
+    check_folder(out, resume, force)
+    try:
+        if out.is_dir():
+            for name in RUN_FILES:
+                for stale in out.glob(f".{name}.*.tmp"):  # left by a crash mid-write
+                    stale.unlink()
+                path = out / name
+                if force and not resume:
+                    if path.is_dir():
+                        shutil.rmtree(path)
+                    elif path.exists():
+                        path.unlink()
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ScratchMLPError(f"{out}: cannot prepare the run folder ({e.strerror}); "
+                              "choose another --out") from None
 
 
 def fit(config: TrainConfig, out, data, resume: bool = False, force: bool = False,
@@ -96,6 +121,9 @@ def fit(config: TrainConfig, out, data, resume: bool = False, force: bool = Fals
         model, _, done, state = load_checkpoint(out / "checkpoint.npz")
         start_epoch = done + 1
         rows = [row for row in read_metrics(out / "metrics.csv") if row["epoch"] <= done]
+        if [row["epoch"] for row in rows] != list(range(1, done + 1)):
+            raise ScratchMLPError(f"{out}/metrics.csv does not hold epochs 1-{done} of "
+                                  f"checkpoint.npz; restore it or start again with --force")
     else:
         model = build_model(config)
     atomic_write_text(out / "config.json", config.to_json())
@@ -107,28 +135,41 @@ def fit(config: TrainConfig, out, data, resume: bool = False, force: bool = Fals
     train_iter.epoch = start_epoch - 1  # the shuffle of epoch k depends on (seed, k) only
     test_iter = DataIter(data.test_images, data.test_labels, config.batch_size)
 
+    def saved() -> str:
+        last = rows[-1]["epoch"] if rows else 0
+        return f"{last} finished epoch(s) saved in {out}"
+
     def step_done(step, loss):
         if on_batch is not None:
             on_batch(step, loss)
         if should_stop is not None and should_stop():
-            last = rows[-1]["epoch"] if rows else 0
-            raise Interrupted(f"interrupted; {last} finished epoch(s) saved in {out}. "
-                              f"Continue with: scratchmlp train --resume {out}")
+            # The epoch in progress is dropped: resume repeats it from its start, exactly.
+            raise Interrupted(f"interrupted: {saved()}; continue with: "
+                              f"scratchmlp train --resume {out}")
 
     def epoch_done(row):
+        if not all(np.isfinite(param.data).all() for param in model.params):
+            # The loss was finite but the last update overflowed: never save such weights.
+            raise Diverged(row["epoch"], len(train_iter), what="the weights")
         rows.append(row)
+        # metrics.csv and model.npz first, checkpoint.npz last: a crash in between leaves a
+        # checkpoint of the previous epoch, and resume redoes this one.
+        write_metrics(out / "metrics.csv", rows)
+        save_model(out / "model.npz", model, config)
         save_checkpoint(out / "checkpoint.npz", model, config, row["epoch"],
                         optimizer.state_dict())
-        save_model(out / "model.npz", model, config)
-        write_metrics(out / "metrics.csv", rows)
         if on_epoch is not None:
             on_epoch(row)
 
     if start_epoch == 1:
         save_model(out / "model.npz", model, config)
         write_metrics(out / "metrics.csv", rows)
-    train(model, train_iter, test_iter, SoftmaxCrossEntropyLoss(), config.epochs,
-          optimizer.step, on_epoch=epoch_done, on_batch=step_done, start_epoch=start_epoch)
+    try:
+        train(model, train_iter, test_iter, SoftmaxCrossEntropyLoss(), config.epochs,
+              optimizer.step, on_epoch=epoch_done, on_batch=step_done, start_epoch=start_epoch)
+    except Diverged as e:
+        raise Diverged(e.epoch, e.step, f"lower the learning rate (now --lr {config.lr:g}) and "
+                       f"start again with --force; {saved()}", e.what) from None
     return RunResult(out, config, model, rows, test_iter)
 
 
