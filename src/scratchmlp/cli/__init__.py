@@ -16,8 +16,15 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with our error format: one line, `scratchmlp: error: ...`, exit 2."""
+
+    def error(self, message):
+        self.exit(EXIT_USER_ERROR, f"scratchmlp: error: {message}; see '{self.prog} --help'\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="scratchmlp",
         description="Multilayer perceptrons from scratch on NumPy: the d2l chapter "
                     "'Implementation of Multilayer Perceptron from Scratch', end to end.")
@@ -46,11 +53,18 @@ def main(argv=None) -> int:
     try:
         return args.func(args) or 0
     except ScratchMLPError as e:
-        print(f"scratchmlp: error: {e}", file=sys.stderr)
-        return EXIT_INTERRUPTED if type(e).__name__ == "Interrupted" else EXIT_USER_ERROR
+        code = getattr(e, "exit_code", EXIT_USER_ERROR)
+        kind = "" if code == EXIT_INTERRUPTED else "error: "  # an interrupt is no mistake
+        print(f"scratchmlp: {kind}{_one_line(e)}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
-        print("scratchmlp: interrupted", file=sys.stderr)
+        print("scratchmlp: interrupted (finished epochs of a run are saved; continue it with "
+              "scratchmlp train --resume RUN)", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _one_line(error) -> str:
+    return " ".join(str(error).split("\n"))
 
 
 def run():  # console-script entry point

@@ -11,7 +11,13 @@ def add_data_flag(parser):
 
 
 def load_data(args):
+    import sys
+
     from ..data import load
+    from ..data.fashion_mnist import VERIFY_ENV, verify_wanted
+    if not verify_wanted():
+        print(f"scratchmlp: note: {VERIFY_ENV}=0, so the data is not compared with the official "
+              "Fashion-MNIST checksums", file=sys.stderr)
     return load(args.data_dir)
 
 

@@ -23,14 +23,32 @@ def hidden_widths(text: str) -> list:
     return widths
 
 
+def _number(kind, minimum, strict: bool, what: str):
+    """An argparse type: `kind` parsed from text and at least (or above) `minimum`."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value != value or value in (float("inf"), float("-inf")) \
+                or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
+
+
 def register(subparsers):
     p = subparsers.add_parser("train", help=HELP, description=HELP)
     p.add_argument("--hidden", type=hidden_widths, metavar="W[,W...]",
                    help="hidden layer widths; a comma list gives more layers (default 256)")
-    p.add_argument("--lr", type=float, help="learning rate (default 0.5)")
-    p.add_argument("--epochs", type=int, help="number of epochs (default 10)")
-    p.add_argument("--batch-size", type=int, help="minibatch size (default 256)")
-    p.add_argument("--seed", type=int, help="seed for initialisation and shuffling (default 0)")
+    p.add_argument("--lr", type=_number(float, 0, True, "a positive number such as 0.1"),
+                   help="learning rate (default 0.5)")
+    p.add_argument("--epochs", type=_number(int, 0, False, "a whole number 0 or more"),
+                   help="number of epochs (default 10)")
+    p.add_argument("--batch-size", type=_number(int, 0, True, "a positive whole number"),
+                   help="minibatch size (default 256)")
+    p.add_argument("--seed", type=_number(int, 0, False, "a whole number 0 or more"),
+                   help="seed for initialisation and shuffling (default 0)")
     p.add_argument("--activation", help="relu (default), sigmoid or tanh")
     p.add_argument("--init", help="normal (the chapter's N(0, 0.01), default), xavier or he")
     p.add_argument("--optimizer", help="sgd (default)")
@@ -57,7 +75,7 @@ def _config(args):
         value = getattr(args, name)
         if value is not None:
             base[name] = value
-    return TrainConfig.from_dict(base, "settings")
+    return TrainConfig.from_dict(base, "command line")
 
 
 class _StopFlag:
@@ -88,12 +106,13 @@ class _StopFlag:
 def run(args) -> int:
     from pathlib import Path
 
-    from ..train.run import fit
+    from ..train.run import check_folder, fit
     if args.resume and args.out and Path(args.out) != Path(args.resume):
         from ..errors import ScratchMLPError
         raise ScratchMLPError("--resume names the run folder itself; drop --out")
-    config = _config(args)
     out = Path(args.resume or args.out or time.strftime("runs/mlp-%Y%m%d-%H%M%S"))
+    check_folder(out, bool(args.resume), args.force)  # before anything slow, touching nothing
+    config = _config(args)
     data = load_data(args)
     sizes = "-".join(map(str, [784, *config.hidden, 10]))
     print(f"training MLP {sizes} ({config.activation}), lr {config.lr}, batch "
