@@ -1,0 +1,248 @@
+"""Faults lose nothing: atomic writes, Ctrl-C/SIGTERM, SIGKILL and resume, a failing disk.
+
+The signal tests run `python -m scratchmlp train` as a real subprocess on a tiny dataset and
+compare the resumed run with an uninterrupted one, bit for bit.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reliability_data import (  # noqa: F401  (isolated is an autouse fixture)
+    assert_refused, cli, isolated, scratchmlp_command, subprocess_env, weights, write_dataset,
+)
+from scratchmlp import files
+from scratchmlp.errors import ScratchMLPError
+from scratchmlp.files import atomic_open, atomic_write_bytes
+from scratchmlp.train.modelfile import load_checkpoint
+from scratchmlp.train.run import prepare_folder, read_metrics
+
+EPOCHS = 12
+TRAIN_FLAGS = ["--epochs", EPOCHS, "--hidden", 32, "--batch-size", 64, "--seed", 3,
+               "--no-progress"]
+SCORES = ("epoch", "train_loss", "train_acc", "test_acc")  # the columns that are not timings
+
+
+# ---- atomic writes -------------------------------------------------------------------------
+def leftovers(directory) -> list:
+    return sorted(p.name for p in Path(directory).iterdir() if p.name.endswith(".tmp"))
+
+
+def test_a_write_that_crashes_midway_leaves_the_old_file(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    path.write_bytes(b"old checkpoint")
+    with pytest.raises(RuntimeError, match="crash"):
+        with atomic_open(path) as f:
+            f.write(b"half of the new one")
+            raise RuntimeError("crash")
+    assert path.read_bytes() == b"old checkpoint"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_full_disk_is_a_clear_error_and_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"old model")
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(files.os, "fsync", no_space)
+    with pytest.raises(ScratchMLPError, match="model.npz: cannot write \\(No space left on "
+                                              "device\\); check that the folder exists"):
+        atomic_write_bytes(path, b"new model")
+    monkeypatch.undo()
+    assert path.read_bytes() == b"old model"
+    assert leftovers(tmp_path) == []
+
+
+def test_writing_into_a_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ScratchMLPError, match="nowhere/x.npz: cannot write"):
+        atomic_write_bytes(tmp_path / "nowhere" / "x.npz", b"data")
+
+
+def test_sigkill_mid_write_leaves_the_old_file_and_resume_sweeps_the_temp(tmp_path):
+    """A real crash: the writer is SIGKILLed between writing the temp file and the rename."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    (run / "checkpoint.npz").write_bytes(b"epoch 3 checkpoint")
+    writer = subprocess.Popen(scratchmlp_command()[:1] + ["-c", f"""
+import sys, time
+from scratchmlp.files import atomic_open
+with atomic_open({str(run / "checkpoint.npz")!r}) as f:
+    f.write(b"epoch 4 checkp")
+    f.flush()
+    print("half written", flush=True)
+    time.sleep(120)
+"""], stdout=subprocess.PIPE, text=True, env=subprocess_env(tmp_path))
+    try:
+        assert writer.stdout.readline().strip() == "half written"
+        writer.send_signal(signal.SIGKILL)
+        assert writer.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        writer.kill()
+        writer.stdout.close()
+    assert (run / "checkpoint.npz").read_bytes() == b"epoch 3 checkpoint"
+    assert len(leftovers(run)) == 1  # the dead writer's temp file, never renamed
+    prepare_folder(run, resume=True, force=False)
+    assert leftovers(run) == []
+    assert (run / "checkpoint.npz").read_bytes() == b"epoch 3 checkpoint"
+
+
+# ---- runs ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, data_dir):
+    """The same run, never interrupted, in its own process."""
+    base = tmp_path_factory.mktemp("reference")
+    done = subprocess.run(scratchmlp_command("train", "--data-dir", data_dir, "--out",
+                                             base / "run", *TRAIN_FLAGS),
+                          env=subprocess_env(base, SCRATCHMLP_VERIFY="0"),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return base / "run"
+
+
+def assert_same_run(run, reference):
+    """Bit-identical weights and scores, and every epoch exactly once."""
+    final, expected = weights(run / "model.npz"), weights(reference / "model.npz")
+    assert sorted(final) == sorted(expected)
+    for name in expected:
+        assert np.array_equal(final[name], expected[name]), name
+        assert final[name].dtype == expected[name].dtype
+    rows, expected_rows = read_metrics(run / "metrics.csv"), read_metrics(reference / "metrics.csv")
+    assert [row["epoch"] for row in rows] == list(range(1, EPOCHS + 1))
+    assert [[row[k] for k in SCORES] for row in rows] == \
+        [[row[k] for k in SCORES] for row in expected_rows]
+
+
+def assert_consistent(run) -> int:
+    """The folder a fault left: checkpoint, model and metrics agree on the finished epochs."""
+    model, _, epoch, _ = load_checkpoint(run / "checkpoint.npz")
+    saved = weights(run / "model.npz")
+    metrics_epochs = [row["epoch"] for row in read_metrics(run / "metrics.csv")]
+    assert metrics_epochs[:epoch] == list(range(1, epoch + 1))
+    if metrics_epochs == list(range(1, epoch + 1)):  # no write of the next epoch began
+        for name, value in model.state_dict().items():
+            assert np.array_equal(saved[name], value)
+    return epoch
+
+
+def start_training(run, data_dir, tmp_path) -> subprocess.Popen:
+    """Train in a subprocess; return once its first epoch is finished and saved."""
+    process = subprocess.Popen(
+        scratchmlp_command("train", "--data-dir", data_dir, "--out", run, *TRAIN_FLAGS),
+        env=subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if line.startswith("epoch   1/"):
+            return process
+    process.wait()
+    raise AssertionError(f"no first epoch: {process.stderr.read()}")
+
+
+def resume(run, data_dir, tmp_path):
+    done = subprocess.run(scratchmlp_command("train", "--resume", run, "--data-dir", data_dir,
+                                             "--no-progress"),
+                          env=subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0"),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"-> {run}" in done.stdout
+    return done
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_stop_signal_saves_and_exits_130_then_resumes_bit_identical(tmp_path, data_dir,
+                                                                     reference, stop):
+    run = tmp_path / "run"
+    process = start_training(run, data_dir, tmp_path)
+    process.send_signal(stop)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if not line.startswith("scratchmlp: note:")]
+    assert len(lines) == 1 and lines[0].startswith("scratchmlp: interrupted: "), err
+    finished = assert_consistent(run)
+    assert 1 <= finished < EPOCHS
+    assert lines[0] == (f"scratchmlp: interrupted: {finished} finished epoch(s) saved in {run}; "
+                        f"continue with: scratchmlp train --resume {run}")
+    assert not (run / "curves.png").exists()
+    resume(run, data_dir, tmp_path)
+    assert_same_run(run, reference)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path, data_dir, reference):
+    run = tmp_path / "run"
+    process = start_training(run, data_dir, tmp_path)
+    process.send_signal(signal.SIGKILL)  # no handler runs: whatever was on disk is all there is
+    process.communicate(timeout=120)
+    assert process.returncode == -signal.SIGKILL
+    finished = assert_consistent(run)
+    assert 1 <= finished < EPOCHS
+    done = resume(run, data_dir, tmp_path)
+    assert [line.split("/")[0] for line in done.stdout.splitlines() if line.startswith("epoch")] \
+        == [f"epoch {e:>3}" for e in range(finished + 1, EPOCHS + 1)]
+    assert_same_run(run, reference)
+
+
+def test_failed_checkpoint_write_keeps_the_last_one_and_resume_completes(
+        capsys, tmp_path, data_dir, reference, monkeypatch):
+    """The disk fills while epoch 2's checkpoint is renamed into place."""
+    monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
+    replace, calls = files.os.replace, []
+
+    def failing_replace(src, dst):
+        if Path(dst).name == "checkpoint.npz":
+            calls.append(dst)
+            if len(calls) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return replace(src, dst)
+    monkeypatch.setattr(files.os, "replace", failing_replace)
+    assert_refused(cli(capsys, "train", "--data-dir", data_dir, "--out", "run", *TRAIN_FLAGS),
+                   "run/checkpoint.npz: cannot write (No space left on device)",
+                   "has free space")
+    monkeypatch.setattr(files.os, "replace", replace)
+    assert leftovers("run") == []
+    assert assert_consistent(Path("run")) == 1
+    # metrics.csv already holds epoch 2 (it is written first); resume trusts it only to epoch 1
+    assert [row["epoch"] for row in read_metrics("run/metrics.csv")] == [1, 2]
+    code, out, err = cli(capsys, "train", "--resume", "run", "--data-dir", data_dir,
+                         "--no-progress")
+    assert code == 0, err
+    assert_same_run(Path("run"), reference)
+
+
+def test_resume_refuses_metrics_that_lost_epochs(capsys, tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
+    flags = ["--data-dir", data_dir, "--hidden", 16, "--no-progress"]
+    assert cli(capsys, "train", "--out", "run", "--epochs", 2, *flags)[0] == 0
+    lines = Path("run/metrics.csv").read_text().splitlines()
+    Path("run/metrics.csv").write_text("\n".join(lines[:2]) + "\n")  # epoch 2's row is gone
+    assert_refused(cli(capsys, "train", "--resume", "run", "--epochs", 3, *flags[:2],
+                       "--no-progress"),
+                   "run/metrics.csv does not hold epochs 1-2 of checkpoint.npz",
+                   "start again with --force")
+    Path("run/metrics.csv").write_text("epoch,train_loss\n1,abc\n")
+    assert_refused(cli(capsys, "train", "--resume", "run", *flags[:2], "--no-progress"),
+                   "run/metrics.csv: not a readable metrics file")
+
+
+def test_resume_refuses_a_damaged_checkpoint(capsys, tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
+    assert cli(capsys, "train", "--out", "run", "--epochs", 1, "--hidden", 16,
+               "--data-dir", data_dir, "--no-progress")[0] == 0
+    whole = Path("run/checkpoint.npz").read_bytes()
+    Path("run/checkpoint.npz").write_bytes(whole[:100])
+    assert_refused(cli(capsys, "train", "--resume", "run", "--epochs", 2, "--data-dir", data_dir),
+                   "run/checkpoint.npz: damaged .npz model file")
