@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
 import zlib
 
@@ -73,8 +74,9 @@ def parse(data: bytes, name: str = "IDX data") -> np.ndarray:
         raise ScratchMLPError(f"{name}: truncated IDX header")
     shape = tuple(int(n) for n in np.frombuffer(data, ">u4", count=ndim, offset=4))
     dtype = np.dtype(_TYPES[data[2]])
-    expected = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-    if expected > _MAX_BYTES:
+    expected = math.prod(shape) * dtype.itemsize
+    # Zero-size dimensions do not excuse the others: NumPy refuses to shape (0, 2**31, 2**31).
+    if math.prod(n for n in shape if n) * dtype.itemsize > _MAX_BYTES:
         raise ScratchMLPError(f"{name}: IDX header declares an implausible shape {shape}")
     body = len(data) - header
     if body < expected:
