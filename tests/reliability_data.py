@@ -7,6 +7,7 @@ Not a test module (pytest collects test_*.py only); the tests import it by name.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import sys
 from pathlib import Path
@@ -89,7 +90,17 @@ def assert_refused(result, *fragments) -> str:
     assert code == 2, (code, err)
     for fragment in fragments:
         assert fragment in line, (fragment, line)
+    _record(line)
     return line
+
+
+def _record(line: str):
+    """With SCRATCHMLP_RECORD_MESSAGES=FILE, note (test, message): docs/reliability.md quotes them."""
+    record = os.environ.get("SCRATCHMLP_RECORD_MESSAGES")
+    if record:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
+        with open(record, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"test": test, "message": line}) + "\n")
 
 
 def subprocess_env(tmp_path, **extra) -> dict:

@@ -266,7 +266,8 @@ def test_resume_with_other_settings(capsys, tmp_path, monkeypatch):
     assert train_on(capsys, data)[0] == 0
     before = snapshot("run")
     assert_refused(cli(capsys, "train", "--resume", "run", "--data-dir", data, "--lr", "0.01"),
-                   "the run was made with other settings", "only --epochs may change")
+                   "the run was made with other settings (lr 0.5 there, 0.01 here)",
+                   "only --epochs may change")
     assert snapshot("run") == before
 
 
@@ -274,10 +275,10 @@ def test_resume_with_other_settings(capsys, tmp_path, monkeypatch):
     ({"lr": 0.1, "learning_rate": 0.1}, ["unknown field(s) learning_rate", "known fields:"]),
     ({"lr": "fast"}, ["lr must be a finite number", "'fast'"]),
     ({"epochs": 2.5}, ["epochs must be an integer", "2.5"]),
-    ({"hidden": 256}, ["hidden must be list", "256"]),
+    ({"hidden": 256}, ["hidden must be a list", "256"]),
     ({"hidden": [256, 0]}, ["hidden: layer widths must be positive integers", "[256, 0]"]),
     ({"batch_size": True}, ["batch_size must be an integer", "True"]),
-    ({"activation": 3}, ["activation must be str", "3"]),
+    ({"activation": 3}, ["activation must be a string", "3"]),
     ([256], ["expected a JSON object of settings"]),
     ("{not json", ["not a readable JSON config"]),
 ])
@@ -387,7 +388,7 @@ def test_model_without_config(capsys, tmp_path, model_arrays):
     del model_arrays["config"]
     np.savez(tmp_path / "model.npz", **model_arrays)
     refused_model(capsys, tmp_path / "model.npz", "no 'config' entry",
-                  "not a scratchmlp model file")
+                  "so not a scratchmlp model file", "written by scratchmlp train")
 
 
 def test_model_whose_config_is_bad(capsys, tmp_path, model_arrays):
@@ -424,7 +425,8 @@ def test_model_with_integer_weights(capsys, tmp_path, model_arrays):
 
 
 def test_missing_model(capsys, tmp_path):
-    refused_model(capsys, tmp_path / "nope", "nope: no such run folder or model file")
+    refused_model(capsys, tmp_path / "nope", "nope: no such run folder or model file",
+                  "check the path")
     (tmp_path / "empty-run").mkdir()
     refused_model(capsys, tmp_path / "empty-run", "empty-run: no model.npz here")
 
@@ -439,6 +441,7 @@ def test_good_model_file_is_accepted(capsys, tmp_path, model_arrays, monkeypatch
 
 
 # ---- training that diverges ----------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # evaluating huge weights
 def test_divergence_keeps_the_last_good_epoch(capsys, tmp_path, monkeypatch):
     """lr 1e6 on this data: epoch 1 ends with finite (huge) weights, epoch 2 overflows."""
     monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")

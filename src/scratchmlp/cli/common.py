@@ -32,5 +32,5 @@ def run_model_path(run):
         if not run.is_file():
             raise ScratchMLPError(f"{run.parent}: no model.npz here; is it a run folder?")
     elif not run.exists():
-        raise ScratchMLPError(f"{run}: no such run folder or model file")
+        raise ScratchMLPError(f"{run}: no such run folder or model file; check the path")
     return run

@@ -84,9 +84,13 @@ class TrainConfig:
         return cls.from_dict(values, str(path))
 
 
+_KIND_NAMES = {list: "list", str: "string"}
+
+
 def _check_type(name, value, kind):
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise ScratchMLPError(f"{name} must be {kind.__name__}, got {value!r}")
+        raise ScratchMLPError(f"{name} must be a {_KIND_NAMES.get(kind, kind.__name__)}, "
+                              f"got {value!r}")
     return value
 
 

@@ -149,10 +149,11 @@ def _first_line(error: BaseException) -> str:
 
 def _config_of(arrays: dict, source: str) -> TrainConfig:
     if "config" not in arrays:
-        raise ScratchMLPError(f"{source}: no 'config' entry; not a scratchmlp model file")
+        raise ScratchMLPError(f"{source}: no 'config' entry, so not a scratchmlp model file; "
+                              f"{_REMAKE}")
     text = arrays.pop("config")
     if text.dtype.kind != "U" or text.shape != ():
-        raise ScratchMLPError(f"{source}: 'config' is not a JSON string")
+        raise ScratchMLPError(f"{source}: 'config' is not a JSON string; {_REMAKE}")
     try:
         values = json.loads(str(text))
     except (json.JSONDecodeError, RecursionError) as e:

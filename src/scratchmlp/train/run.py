@@ -115,9 +115,13 @@ def fit(config: TrainConfig, out, data, resume: bool = False, force: bool = Fals
     start_epoch, rows, state = 1, [], {}
     if resume and (out / "checkpoint.npz").is_file():
         saved = TrainConfig.load(out / "config.json")
-        if {**saved.to_dict(), "epochs": 0} != {**config.to_dict(), "epochs": 0}:
-            raise ScratchMLPError(f"{out}: the run was made with other settings; resume it "
-                                  "without changing them (only --epochs may change)")
+        then, now = saved.to_dict(), config.to_dict()
+        changed = [f"{k} {then[k]} there, {now.get(k)} here" for k in then
+                   if k != "epochs" and then[k] != now.get(k)]
+        if changed:
+            raise ScratchMLPError(f"{out}: the run was made with other settings "
+                                  f"({'; '.join(changed)}); resume it without changing them "
+                                  "(only --epochs may change)")
         model, _, done, state = load_checkpoint(out / "checkpoint.npz")
         start_epoch = done + 1
         rows = [row for row in read_metrics(out / "metrics.csv") if row["epoch"] <= done]
