@@ -130,7 +130,7 @@ def test_a_diverging_run_is_one_line_and_exit_2(real_data, tmp_path):
 
 @pytest.mark.parametrize("args, needle", [
     (["train", "--hidden", "abc"], "--hidden"),
-    (["train", "--lr", "-1"], "lr must be positive"),
+    (["train", "--lr", "-1"], "argument --lr: expected a positive number"),
     (["evaluate", "no-such-run"], "no-such-run"),
 ])
 def test_user_mistakes_are_one_line_and_exit_2(tmp_path, args, needle):

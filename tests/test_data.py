@@ -121,13 +121,19 @@ def test_lookup_order(tmp_path, monkeypatch, no_data_anywhere):
         locate()  # nothing left but the (closed) mirror
 
 
-def test_an_incomplete_directory_is_passed_over(tmp_path, monkeypatch, no_data_anywhere):
+def test_an_incomplete_environment_directory_is_refused(tmp_path, monkeypatch,
+                                                        no_data_anywhere):
+    """A folder the user named ($SCRATCHMLP_DATA_DIR) is used or refused, never passed over."""
     env, system = tmp_path / "env", tmp_path / "system"
     write_fashion_dir(env)
     (env / "t10k-labels-idx1-ubyte.gz").unlink()
     write_fashion_dir(system, compress=False)  # raw IDX files count too
     monkeypatch.setenv("SCRATCHMLP_DATA_DIR", str(env))
     monkeypatch.setenv("SCRATCHMLP_SYSTEM_DATA_DIRS", str(system))
+    with pytest.raises(ScratchMLPError, match=r"\$SCRATCHMLP_DATA_DIR .*env lacks "
+                                              "t10k-labels-idx1-ubyte"):
+        locate()
+    monkeypatch.delenv("SCRATCHMLP_DATA_DIR")
     assert locate() == system
 
 
