@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +24,32 @@ from scratchmlp.files import atomic_open, atomic_write_bytes
 from scratchmlp.train.modelfile import load_checkpoint
 from scratchmlp.train.run import prepare_folder, read_metrics
 
-EPOCHS = 12
-TRAIN_FLAGS = ["--epochs", EPOCHS, "--hidden", 32, "--batch-size", 64, "--seed", 3,
-               "--no-progress"]
+EPOCHS = 6
+STEPS_PER_EPOCH = 8  # 512 training images (the tiny set), batches of 64
+TRAIN_FLAGS = ["--epochs", EPOCHS, "--hidden", 32, "--batch-size", 64,
+               "--seed", 3, "--no-progress"]
+
+# The interrupted runs are `scratchmlp train` with one test-side change: from epoch 2 on, each
+# step also sleeps 20 ms, and step 3 of epoch 2 prints a marker. On a fast idle machine the tiny
+# run would otherwise finish before the signal lands; the marker says "epoch 1 is saved and we
+# are mid-epoch", and the sleeps leave the rest of the run (~0.7 s) for the signal to arrive.
+# The sleeps change no number: the result is compared bit for bit with a run without them.
+SLOWED_CLI = f"""
+import sys, time
+import scratchmlp.cli.train as cli_train
+from scratchmlp.cli import main
+steps, original = 0, cli_train._Progress.batch
+def batch(self, step, loss):
+    global steps
+    original(self, step, loss)
+    steps += 1
+    if steps == {STEPS_PER_EPOCH} + 3:
+        print("mid-epoch 2", flush=True)
+    if steps > {STEPS_PER_EPOCH}:
+        time.sleep(0.02)
+cli_train._Progress.batch = batch
+sys.exit(main(sys.argv[1:]))
+"""
 SCORES = ("epoch", "train_loss", "train_acc", "test_acc")  # the columns that are not timings
 
 
@@ -138,16 +162,20 @@ def assert_consistent(run) -> int:
 
 
 def start_training(run, data_dir, tmp_path) -> subprocess.Popen:
-    """Train in a subprocess; return once its first epoch is finished and saved."""
+    """Train in a subprocess; return once epoch 1 is saved and epoch 2 is under way."""
     process = subprocess.Popen(
-        scratchmlp_command("train", "--data-dir", data_dir, "--out", run, *TRAIN_FLAGS),
+        [sys.executable, "-c", SLOWED_CLI, "train", "--data-dir", str(data_dir), "--out",
+         str(run), *map(str, TRAIN_FLAGS)],
         env=subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
     for line in process.stdout:
-        if line.startswith("epoch   1/"):
+        seen.append(line)
+        if line.startswith("mid-epoch 2"):
+            assert any(line.startswith("epoch   1/") for line in seen)
             return process
     process.wait()
-    raise AssertionError(f"no first epoch: {process.stderr.read()}")
+    raise AssertionError(f"never reached epoch 2: {''.join(seen)} {process.stderr.read()}")
 
 
 def resume(run, data_dir, tmp_path):
@@ -160,7 +188,6 @@ def resume(run, data_dir, tmp_path):
     return done
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_stop_signal_saves_and_exits_130_then_resumes_bit_identical(tmp_path, data_dir,
                                                                      reference, stop):
@@ -181,7 +208,6 @@ def test_stop_signal_saves_and_exits_130_then_resumes_bit_identical(tmp_path, da
     assert_same_run(run, reference)
 
 
-@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path, data_dir, reference):
     run = tmp_path / "run"
     process = start_training(run, data_dir, tmp_path)
