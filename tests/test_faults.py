@@ -272,3 +272,21 @@ def test_resume_refuses_a_damaged_checkpoint(capsys, tmp_path, data_dir, monkeyp
     Path("run/checkpoint.npz").write_bytes(whole[:100])
     assert_refused(cli(capsys, "train", "--resume", "run", "--epochs", 2, "--data-dir", data_dir),
                    "run/checkpoint.npz: damaged .npz model file")
+
+
+def test_a_second_ctrl_c_stops_at_once(capsys, data_dir, monkeypatch):
+    """The first Ctrl-C asks for a stop after the step; a second one does not wait."""
+    from scratchmlp.train import run as run_module
+    monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
+
+    def fit_with_two_ctrl_c(*args, should_stop, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+        assert should_stop()  # the first one only sets the flag
+        signal.raise_signal(signal.SIGINT)
+        raise AssertionError("the second Ctrl-C did not stop the run")
+    monkeypatch.setattr(run_module, "fit", fit_with_two_ctrl_c)
+    code, _, err = cli(capsys, "train", "--data-dir", data_dir, "--out", "run", *TRAIN_FLAGS)
+    assert code == 130
+    assert err.splitlines()[-1] == ("scratchmlp: interrupted (finished epochs of a run are "
+                                    "saved; continue it with scratchmlp train --resume RUN)")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored

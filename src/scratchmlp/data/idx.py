@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import ScratchMLPError
 
 GZIP_MAGIC = b"\x1f\x8b"
+_REFETCH = "the file is damaged or of another kind: delete it and fetch it again"
 _TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _MAX_BYTES = 1 << 30  # refuse more than 1 GiB (a header's claim or a gzip bomb) rather than allocate it
 
@@ -65,26 +66,27 @@ def parse(data: bytes, name: str = "IDX data") -> np.ndarray:
     """The array an IDX byte string holds, checked against its header."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _TYPES:
         raise ScratchMLPError(f"{name}: not an IDX file (wrong magic number "
-                              f"{data[:4].hex() or 'missing'})")
+                              f"{data[:4].hex() or 'missing'}); {_REFETCH}")
     ndim = data[3]
     if ndim == 0:
-        raise ScratchMLPError(f"{name}: IDX header declares no dimensions")
+        raise ScratchMLPError(f"{name}: IDX header declares no dimensions; {_REFETCH}")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise ScratchMLPError(f"{name}: truncated IDX header")
+        raise ScratchMLPError(f"{name}: truncated IDX header; {_REFETCH}")
     shape = tuple(int(n) for n in np.frombuffer(data, ">u4", count=ndim, offset=4))
     dtype = np.dtype(_TYPES[data[2]])
     expected = math.prod(shape) * dtype.itemsize
     # Zero-size dimensions do not excuse the others: NumPy refuses to shape (0, 2**31, 2**31).
     if math.prod(n for n in shape if n) * dtype.itemsize > _MAX_BYTES:
-        raise ScratchMLPError(f"{name}: IDX header declares an implausible shape {shape}")
+        raise ScratchMLPError(f"{name}: IDX header declares an implausible shape {shape}; "
+                              + _REFETCH)
     body = len(data) - header
     if body < expected:
         raise ScratchMLPError(f"{name}: truncated: header declares shape {shape} "
-                              f"({expected} bytes) but {body} bytes follow")
+                              f"({expected} bytes) but {body} bytes follow; {_REFETCH}")
     if body > expected:
         raise ScratchMLPError(f"{name}: {body - expected} unexpected bytes after the "
-                              f"{shape} values its header declares")
+                              f"{shape} values its header declares; {_REFETCH}")
     values = np.frombuffer(data, dtype, offset=header).reshape(shape)
     return values.astype(dtype.newbyteorder("="), copy=True)
 
