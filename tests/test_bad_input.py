@@ -238,6 +238,16 @@ def test_bad_resume(capsys, tmp_path, flags, fragments):
     assert not Path("elsewhere").exists()
 
 
+def test_a_model_too_big_for_memory(capsys, tmp_path, monkeypatch):
+    """784 x 1e11 float32 weights (313 TB) exceed any 64-bit address space: refused, no folder."""
+    monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
+    assert_refused(train_on(capsys, write_dataset(tmp_path / "data"), "run", "--hidden",
+                            "100000000000"),
+                   "hidden [100000000000]: a model of 79,500,000,000,010 parameters does not "
+                   "fit in memory", "choose smaller --hidden widths")
+    assert not Path("run").exists()
+
+
 def test_out_at_an_existing_run_overwrites_nothing(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
     data = write_dataset(tmp_path / "data")

@@ -35,8 +35,14 @@ _REMAKE = "give a model.npz or checkpoint.npz written by scratchmlp train"
 
 
 def build_model(config: TrainConfig) -> MLP:
-    return MLP(784, config.hidden, 10, activation=config.activation, init=config.init,
-               seed=config.seed)
+    try:
+        return MLP(784, config.hidden, 10, activation=config.activation, init=config.init,
+                   seed=config.seed)
+    except MemoryError:
+        sizes = [784, *config.hidden, 10]
+        count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        raise ScratchMLPError(f"hidden {config.hidden}: a model of {count:,} parameters does "
+                              "not fit in memory; choose smaller --hidden widths") from None
 
 
 def _npz_bytes(arrays: dict) -> bytes:

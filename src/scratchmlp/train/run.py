@@ -111,9 +111,12 @@ def fit(config: TrainConfig, out, data, resume: bool = False, force: bool = Fals
     from ..data import DataIter
 
     out = Path(out)
+    check_folder(out, resume, force)
+    resuming = resume and (out / "checkpoint.npz").is_file()
+    model = None if resuming else build_model(config)  # too big for memory: refused untouched
     prepare_folder(out, resume, force)
     start_epoch, rows, state = 1, [], {}
-    if resume and (out / "checkpoint.npz").is_file():
+    if resuming:
         saved = TrainConfig.load(out / "config.json")
         then, now = saved.to_dict(), config.to_dict()
         changed = [f"{k} {then[k]} there, {now.get(k)} here" for k in then
@@ -128,8 +131,6 @@ def fit(config: TrainConfig, out, data, resume: bool = False, force: bool = Fals
         if [row["epoch"] for row in rows] != list(range(1, done + 1)):
             raise ScratchMLPError(f"{out}/metrics.csv does not hold epochs 1-{done} of "
                                   f"checkpoint.npz; restore it or start again with --force")
-    else:
-        model = build_model(config)
     atomic_write_text(out / "config.json", config.to_json())
 
     optimizer = optim.get(config.optimizer)(model.params, config.lr)
