@@ -123,6 +123,8 @@ class Array:
                 if parent is None:
                     continue
                 parent_grad = vjp(grad)
+                if parent_grad.shape != parent.data.shape:  # the op broadcast this input
+                    parent_grad = unbroadcast(parent_grad, parent.data.shape)
                 key = id(parent)
                 grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
 
@@ -194,6 +196,19 @@ class Array:
 
     def __itruediv__(self, other):
         return self._write("__itruediv__", other)
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `grad` over the axes NumPy broadcast to reach it from an input of `shape`."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
 
 
 def _own_copy(grad: np.ndarray, like: np.ndarray, handed_out: set) -> np.ndarray:

@@ -43,9 +43,10 @@ class MLP:
         """Logits for a batch; images of any shape are flattened to rows of `num_inputs`."""
         H = X.reshape(-1, self.num_inputs)
         *hidden, (W_out, b_out) = self.layers
+        fused_relu = self.activation is activations.relu  # one fused op per layer
         for W, b in hidden:
-            H = self.activation(ops.dot(H, W) + b)
-        return ops.dot(H, W_out) + b_out
+            H = ops.linear(H, W, b, relu=True) if fused_relu else self.activation(ops.linear(H, W, b))
+        return ops.linear(H, W_out, b_out)
 
     # ---- saving and loading: plain named arrays, W1 b1 W2 b2 ... -------------------------
     def state_dict(self) -> dict:
