@@ -294,9 +294,9 @@ def softmax_cross_entropy(logits, labels):
     """Per-example -log softmax(logits)[label], via log-sum-exp; forward and backward fused."""
     rows = np.arange(logits.shape[0])
     labels = _labels(labels, logits.shape[0])
-    shifted = logits - np.max(logits, axis=1, keepdims=True)
+    shifted = logits - logits.max(axis=1, keepdims=True)  # methods: no wrapper per call
     exps = np.exp(shifted)
-    totals = np.sum(exps, axis=1, keepdims=True)
+    totals = exps.sum(axis=1, keepdims=True)
     loss = np.log(totals[:, 0]) - shifted[rows, labels]
     spare = [exps]  # the first backward builds (softmax - onehot) * g in exps' memory
 
