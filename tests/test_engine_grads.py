@@ -50,11 +50,13 @@ def _cross_entropy(logits, labels):
 E = types.SimpleNamespace(**{n: getattr(engine_np, n) for n in dir(engine_np)
                              if not n.startswith("_")},
                           sigmoid=ops.sigmoid, relu=ops.relu, log_softmax=ops.log_softmax,
-                          softmax_cross_entropy=ops.softmax_cross_entropy)
+                          softmax_cross_entropy=ops.softmax_cross_entropy, linear=ops.linear)
 R = types.SimpleNamespace(**{n: getattr(numpy, n) for n in dir(numpy) if not n.startswith("_")},
                           sigmoid=lambda a: 1 / (1 + numpy.exp(-a)),
                           relu=lambda a: numpy.maximum(a, 0), log_softmax=_log_softmax,
-                          softmax_cross_entropy=_cross_entropy)
+                          softmax_cross_entropy=_cross_entropy,
+                          linear=lambda x, W, b, relu=False:
+                              numpy.maximum(x @ W + b, 0) if relu else x @ W + b)
 
 LABELS = numpy.array([2, 0, 3, 3, 1])
 
@@ -151,6 +153,9 @@ def _linear_algebra_cases():
     for a, b in DOT_SHAPES:
         yield pytest.param(lambda m, x, y: m.dot(x, y), (normal(*a), normal(*b)),
                            id=f"dot-{a}-{b}")
+    for relu in (False, True):  # the MLP's fused layer (more checks in test_perf_ops.py)
+        yield pytest.param(lambda m, x, W, b, relu=relu: m.linear(x, W, b, relu=relu),
+                           (normal(5, 4), normal(4, 3), normal(3)), id=f"linear-relu={relu}")
 
 
 REDUCTION_AXES = [None, 0, 1, -1, (0, 2), (1, 2)]
@@ -243,7 +248,7 @@ def test_every_differentiable_op_is_checked():
     checked = {"add", "subtract", "multiply", "divide", "negative", "power", "maximum",
                "minimum", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "matmul", "dot",
                "sum", "mean", "max", "reshape", "transpose", "getitem", "log_softmax",
-               "softmax_cross_entropy"}
+               "softmax_cross_entropy", "linear"}
     differentiable = {name for name, value in vars(ops).items()
                       if callable(value) and getattr(value, "__wrapped__", None) is not None}
     differentiable.add("dot")
