@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test data venv clean
+.PHONY: demo test data venv clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
@@ -44,3 +44,7 @@ test: data $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# One epoch against PyTorch (if installed), hand-fused NumPy and the GEMM floor: docs/benchmarks.md
+bench: venv data
+	$(BIN)/python benchmarks/bench_epoch.py
