@@ -43,7 +43,7 @@ def test_config_file_then_flags(tmp_path):
     (["--dropout", "1"], "dropout must be a probability"),
     (["--optimizer", "rmsprop"], "unknown optimiser"),
     (["--schedule", "linear"], "unknown learning-rate schedule"),
-    (["--weight-decay", "-1"], "weight_decay must be 0 or more"),
+    (["--weight-decay", "-1"], "expected a number 0 or more"),
     (["--validation", "60000"], "validation must be between"),
 ])
 def test_bad_values_are_one_line_errors(tmp_path, capsys, flags, message):
