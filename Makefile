@@ -39,8 +39,9 @@ demo: venv data
 	$(BIN)/scratchmlp train --out runs/demo --force
 	@echo "The chapter's run is in runs/demo/: curves.png, predictions.png, metrics.csv, model.npz"
 
+# A throwaway PostgreSQL server on loopback for the sweep's shared-study tests (see the script).
 test: data $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	scripts/with-postgres.sh $(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -402,9 +402,9 @@ def test_model_without_config(capsys, tmp_path, model_arrays):
 
 
 def test_model_whose_config_is_bad(capsys, tmp_path, model_arrays):
-    model_arrays["config"] = np.array(json.dumps({"hidden": [16], "dropout": 0.5}))
+    model_arrays["config"] = np.array(json.dumps({"hidden": [16], "batchnorm": True}))
     np.savez(tmp_path / "model.npz", **model_arrays)
-    refused_model(capsys, tmp_path / "model.npz", "model.npz config: unknown field(s) dropout")
+    refused_model(capsys, tmp_path / "model.npz", "model.npz config: unknown field(s) batchnorm")
 
 
 def test_model_shapes_that_do_not_fit_the_config(capsys, tmp_path, model_arrays):

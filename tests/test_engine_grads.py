@@ -50,15 +50,18 @@ def _cross_entropy(logits, labels):
 E = types.SimpleNamespace(**{n: getattr(engine_np, n) for n in dir(engine_np)
                              if not n.startswith("_")},
                           sigmoid=ops.sigmoid, relu=ops.relu, log_softmax=ops.log_softmax,
-                          softmax_cross_entropy=ops.softmax_cross_entropy, linear=ops.linear)
+                          softmax_cross_entropy=ops.softmax_cross_entropy, linear=ops.linear,
+                          dropout=ops.dropout)
 R = types.SimpleNamespace(**{n: getattr(numpy, n) for n in dir(numpy) if not n.startswith("_")},
                           sigmoid=lambda a: 1 / (1 + numpy.exp(-a)),
                           relu=lambda a: numpy.maximum(a, 0), log_softmax=_log_softmax,
                           softmax_cross_entropy=_cross_entropy,
                           linear=lambda x, W, b, relu=False:
-                              numpy.maximum(x @ W + b, 0) if relu else x @ W + b)
+                              numpy.maximum(x @ W + b, 0) if relu else x @ W + b,
+                          dropout=lambda a, keep: a * keep)
 
 LABELS = numpy.array([2, 0, 3, 3, 1])
+DROPOUT_KEEP = numpy.array([[2.0, 0, 2, 2], [0, 0, 2, 2], [2, 2, 0, 2]])  # p = 0.5
 
 BROADCAST_SHAPES = [  # (shape of a, shape of b)
     ((3, 4), (3, 4)),
@@ -124,6 +127,8 @@ UNARY_CASES = [
     ("sigmoid", lambda m, x: m.sigmoid(x), normal(3, 4)),
     ("sigmoid-large", lambda m, x: m.sigmoid(x), numpy.array([-30.0, -8.0, 0.5, 8.0, 30.0])),
     ("relu", lambda m, x: m.relu(x), away_from_zero(3, 4)),
+    # inverted dropout with a fixed mask of 0 and 1/(1-p): linear in x, no gradient to the mask
+    ("dropout", lambda m, x: m.dropout(x, DROPOUT_KEEP), normal(3, 4)),
     ("scalar-input", lambda m, x: m.exp(x) * x, numpy.array(0.7)),
 ]
 
@@ -248,7 +253,7 @@ def test_every_differentiable_op_is_checked():
     checked = {"add", "subtract", "multiply", "divide", "negative", "power", "maximum",
                "minimum", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "matmul", "dot",
                "sum", "mean", "max", "reshape", "transpose", "getitem", "log_softmax",
-               "softmax_cross_entropy", "linear"}
+               "softmax_cross_entropy", "linear", "dropout"}
     differentiable = {name for name, value in vars(ops).items()
                       if callable(value) and getattr(value, "__wrapped__", None) is not None}
     differentiable.add("dot")

@@ -1,3 +1,4 @@
 from .cli import run
 
-run()
+if __name__ == "__main__":  # spawned sweep workers import this module as __mp_main__
+    run()

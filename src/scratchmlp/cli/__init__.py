@@ -10,7 +10,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("train", "evaluate", "predict", "export")  # modules of this package, in help order
+COMMANDS = ("train", "evaluate", "predict", "export", "explore",
+            "sweep")  # modules of this package, in help order
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130

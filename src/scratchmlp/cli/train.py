@@ -37,10 +37,25 @@ def _number(kind, minimum, strict: bool, what: str):
     return parse
 
 
-def register(subparsers):
-    p = subparsers.add_parser("train", help=HELP, description=HELP)
-    p.add_argument("--hidden", type=hidden_widths, metavar="W[,W...]",
-                   help="hidden layer widths; a comma list gives more layers (default 256)")
+def augmentations(text: str) -> list:
+    """'shift', 'flip', 'shift,flip' or 'none' -> a list of augmentation names."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if names == ["none"]:
+        return []
+    if not names or any(n not in ("shift", "flip") for n in names) or len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: give shift, flip, shift,flip or none")
+    return names
+
+
+SETTINGS = ("hidden", "lr", "epochs", "batch_size", "seed", "activation", "init", "optimizer",
+            "momentum", "weight_decay", "dropout", "schedule", "augment", "validation", "subset")
+
+
+def add_setting_flags(p, hidden: bool = True):
+    """The flags that set a TrainConfig field (shared by train and explore)."""
+    if hidden:
+        p.add_argument("--hidden", type=hidden_widths, metavar="W[,W...]",
+                       help="hidden layer widths; a comma list gives more layers (default 256)")
     p.add_argument("--lr", type=_number(float, 0, True, "a positive number such as 0.1"),
                    help="learning rate (default 0.5)")
     p.add_argument("--epochs", type=_number(int, 0, False, "a whole number 0 or more"),
@@ -51,9 +66,32 @@ def register(subparsers):
                    help="seed for initialisation and shuffling (default 0)")
     p.add_argument("--activation", help="relu (default), sigmoid or tanh")
     p.add_argument("--init", help="normal (the chapter's N(0, 0.01), default), xavier or he")
-    p.add_argument("--optimizer", help="sgd (default)")
+    p.add_argument("--optimizer", help="sgd (the chapter's, default), momentum or adam")
+    p.add_argument("--momentum", type=_number(float, 0, False, "a number in [0, 1)"),
+                   help="momentum coefficient of --optimizer momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=_number(float, 0, False, "a number 0 or more"),
+                   help="L2 penalty on the weights, applied in the update (default 0)")
+    p.add_argument("--dropout", type=_number(float, 0, False, "a probability in [0, 1)"),
+                   help="drop probability after each hidden layer, training only (default 0)")
+    p.add_argument("--schedule", help="learning rate schedule: constant (default) or cosine")
+    p.add_argument("--augment", type=augmentations, metavar="KIND[,KIND]",
+                   help="training-time augmentation: shift (up to 2 pixels), flip "
+                        "(left-right), or shift,flip; 'none' turns it off (default none)")
+    p.add_argument("--subset", type=_number(int, 0, True, "a positive whole number"), metavar="N",
+                   help="train on the first N training images only (default all)")
     p.add_argument("--config", metavar="FILE", help="read settings from a JSON file "
                                                      "(flags given here override it)")
+
+
+def register(subparsers):
+    p = subparsers.add_parser("train", help=HELP, description=HELP)
+    add_setting_flags(p)
+    p.add_argument("--validation", type=_number(int, 0, False, "a whole number 0 or more"),
+                   metavar="N",
+                   help="hold out N training images and score them each epoch (default 0)")
+    p.add_argument("--test-once", action="store_true",
+                   help="score the test set once, after the last epoch, instead of after "
+                        "every epoch")
     add_data_flag(p)
     p.add_argument("--out", metavar="RUN", help="run folder (default runs/mlp-DATE-TIME)")
     p.add_argument("--resume", metavar="RUN", help="continue an interrupted run")
@@ -62,20 +100,27 @@ def register(subparsers):
     p.set_defaults(func=run)
 
 
-def _config(args):
+def config_from_flags(args, base: dict = None):
+    """A TrainConfig: `base` (or --config FILE, or the chapter's), then the flags given."""
     from ..train.config import TrainConfig
-    if args.resume:
-        base = TrainConfig.load(f"{args.resume}/config.json").to_dict()
-    elif args.config:
+    if getattr(args, "config", None):
         base = TrainConfig.load(args.config).to_dict()
-    else:
+    elif base is None:
         base = TrainConfig().to_dict()
-    for name in ("hidden", "lr", "epochs", "batch_size", "seed", "activation", "init",
-                 "optimizer"):
-        value = getattr(args, name)
+    for name in SETTINGS:
+        value = getattr(args, name, None)
         if value is not None:
             base[name] = value
     return TrainConfig.from_dict(base, "command line")
+
+
+def _config(args):
+    if args.resume:
+        from ..train.config import TrainConfig
+        base = TrainConfig.load(f"{args.resume}/config.json").to_dict()
+        args.config = None
+        return config_from_flags(args, base)
+    return config_from_flags(args)
 
 
 class _StopFlag:
@@ -114,23 +159,45 @@ def run(args) -> int:
     check_folder(out, bool(args.resume), args.force)  # before anything slow, touching nothing
     config = _config(args)
     data = load_data(args)
-    sizes = "-".join(map(str, [784, *config.hidden, 10]))
-    print(f"training MLP {sizes} ({config.activation}), lr {config.lr}, batch "
-          f"{config.batch_size}, {config.epochs} epochs, seed {config.seed} -> {out}")
-    progress = _Progress(config, enabled=not args.no_progress)
+    print(f"training {describe(config)} -> {out}")
+    progress = _Progress(config, training_images(config, len(data.train_labels)),
+                         enabled=not args.no_progress)
     with _StopFlag() as stop:
         try:
             result = fit(config, out, data, resume=bool(args.resume), force=args.force,
-                         on_epoch=progress.epoch, on_batch=progress.batch, should_stop=stop)
+                         on_epoch=progress.epoch, on_batch=progress.batch, should_stop=stop,
+                         test="end" if args.test_once else "epoch")
         finally:
             progress.close()
     _write_pictures(result)
     final = result.rows[-1] if result.rows else None
     if final:
+        minutes = sum(row["seconds"] for row in result.rows) / 60
         print(f"done: train loss {final['train_loss']:.4f}, train acc {final['train_acc']:.4f}, "
-              f"test acc {final['test_acc']:.4f}")
+              f"test acc {final['test_acc']:.4f} ({minutes:.1f} min of training)")
     print(f"results in {out}/: config.json metrics.csv model.npz curves.png predictions.png")
     return 0
+
+
+def describe(config) -> str:
+    """One line naming the network and every setting that differs from the chapter's."""
+    from ..train.config import TrainConfig
+    sizes = "-".join(map(str, [784, *config.hidden, 10]))
+    text = (f"MLP {sizes} ({config.activation}), {config.optimizer} lr {config.lr}, batch "
+            f"{config.batch_size}, {config.epochs} epochs, seed {config.seed}")
+    chapter = TrainConfig()
+    extras = [f"{name} {getattr(config, name)}" for name in
+              ("init", "momentum", "weight_decay", "dropout", "schedule", "augment",
+               "validation", "subset")
+              if getattr(config, name) != getattr(chapter, name)
+              and not (name == "momentum" and config.optimizer != "momentum")]
+    return text + (", " + ", ".join(extras) if extras else "")
+
+
+def training_images(config, total: int) -> int:
+    """How many images an epoch trains on: the training set less validation, maybe a subset."""
+    left = total - config.validation
+    return min(left, config.subset) if config.subset is not None else left
 
 
 def _write_pictures(result):
@@ -146,9 +213,9 @@ def _write_pictures(result):
 class _Progress:
     """A tqdm bar within each epoch and one line per finished epoch."""
 
-    def __init__(self, config, enabled: bool = True):
+    def __init__(self, config, images: int = 60000, enabled: bool = True):
         self.config, self.enabled, self.bar = config, enabled, None
-        self.steps = -(-60000 // config.batch_size)
+        self.steps = -(-images // config.batch_size)
 
     def batch(self, step, loss):
         if not self.enabled:
@@ -162,8 +229,10 @@ class _Progress:
 
     def epoch(self, row):
         self.close()
+        valid = f"val acc {row['val_acc']:.4f}  " if "val_acc" in row else ""
+        test = f"test acc {row['test_acc']:.4f}  " if row["test_acc"] == row["test_acc"] else ""
         print(f"epoch {row['epoch']:>3}/{self.config.epochs}: train loss {row['train_loss']:.4f}  "
-              f"train acc {row['train_acc']:.4f}  test acc {row['test_acc']:.4f}  "
+              f"train acc {row['train_acc']:.4f}  {valid}{test}"
               f"{row['seconds']:.2f} s  {row['examples_per_s']:,.0f} ex/s", flush=True)
 
     def close(self):

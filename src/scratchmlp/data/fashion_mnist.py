@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ScratchMLPError
 from ..files import atomic_write_bytes
-from . import idx
+from . import augment as augmentation, idx
 
 LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat",
           "sandal", "shirt", "sneaker", "bag", "ankle boot")
@@ -35,6 +35,8 @@ FILES = {  # name -> SHA-256 of the decompressed IDX bytes
     "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
 MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+VALIDATION_SEED = 0  # the split is a property of the data set, not of a run
+_AUGMENT_STREAM = 0xA6  # keeps augmentation draws apart from the shuffle of (seed, epoch)
 SYSTEM_DIRS = ("/usr/share/datasets/fashion-mnist",)
 HOW_TO_GET = ("install Debian's package (apt-get install dataset-fashion-mnist), or pass "
               "--data-dir DIR with the four Fashion-MNIST .gz files, or set SCRATCHMLP_DATA_DIR")
@@ -251,15 +253,17 @@ class DataIter:
     """Minibatches of (images float32 (B, 1, 28, 28) in [0, 1], int64 labels), as in d2l.
 
     With `shuffle`, every pass is a new permutation drawn from (seed, epoch), so a run resumed
-    at epoch k sees the same order as an uninterrupted one. The last partial batch is kept.
+    at epoch k sees the same order as an uninterrupted one. `augment` ("shift", "flip") applies
+    random shifts/flips to each batch, drawn from (seed, epoch) too. The last partial batch is kept.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int,
-                 shuffle: bool = False, seed: int = 0):
+                 shuffle: bool = False, seed: int = 0, augment=()):
         if batch_size <= 0:
             raise ScratchMLPError(f"batch size must be positive, got {batch_size}")
         self.images, self.labels = images, labels
         self.batch_size, self.shuffle, self.seed = int(batch_size), shuffle, seed
+        self.augment = augmentation.check(augment)
         self.epoch = 0  # passes started so far; set it to resume
 
     def __len__(self):
@@ -270,6 +274,7 @@ class DataIter:
         order = None
         if self.shuffle:
             order = np.random.default_rng([self.seed, self.epoch]).permutation(len(labels))
+        rng = np.random.default_rng([self.seed, self.epoch, _AUGMENT_STREAM]) if self.augment else None
         self.epoch += 1
         # A shuffled batch is gathered into one reused uint8 buffer: cheaper than copying the
         # whole set (47 MB) per epoch, and it stays in cache. X itself is new every batch,
@@ -283,8 +288,39 @@ class DataIter:
                 index = order[start:start + size]
                 batch = np.take(images, index, axis=0, out=gathered[:len(index)], mode="clip")
                 y = labels[index]
+            if rng is not None:  # new arrays: the gather buffer is never written through
+                batch = augmentation.augment(batch, self.augment, rng)
             X = np.multiply(batch, scale, dtype=np.float32)
             yield X.reshape(len(batch), 1, 28, 28), y
+
+
+def split_validation(data: FashionMNIST, validation: int, subset=None):
+    """(training images, training labels, validation images, validation labels) of `data`.
+
+    The validation set is the last `validation` entries of one fixed permutation of the
+    training indices (NumPy's default_rng(VALIDATION_SEED)): the same images for every run,
+    seed and machine, and never the test set. The remaining training images keep their file
+    order; `subset` keeps only the first `subset` of them. With neither, the arrays come back
+    untouched (the chapter's run sees exactly the file's order).
+    """
+    total = len(data.train_labels)
+    if not 0 <= validation < total:
+        raise ScratchMLPError(f"validation must be between 0 and {total - 1} images, "
+                              f"got {validation}")
+    if validation == 0 and subset is None:
+        return data.train_images, data.train_labels, None, None
+    order = np.random.default_rng(VALIDATION_SEED).permutation(total)
+    keep = np.sort(order[:total - validation])
+    held_out = np.sort(order[total - validation:])
+    if subset is not None:
+        if not 0 < subset <= len(keep):
+            raise ScratchMLPError(f"subset must be between 1 and {len(keep)} images (the "
+                                  f"training images left after validation), got {subset}")
+        keep = keep[:subset]
+    if validation == 0:
+        return data.train_images[keep], data.train_labels[keep], None, None
+    return (data.train_images[keep], data.train_labels[keep],
+            data.train_images[held_out], data.train_labels[held_out])
 
 
 def load_data_fashion_mnist(batch_size: int, data_dir=None, seed: int = 0, data=None):

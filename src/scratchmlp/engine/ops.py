@@ -148,6 +148,12 @@ def relu(a):
     return out, (lambda g: g * (a > 0),)
 
 
+@op
+def dropout(a, keep):
+    """Inverted dropout: `keep` is the 0/(1/(1-p)) mask, drawn by the caller; no gradient to it."""
+    return np.multiply(a, keep), (lambda g: g * keep, None)
+
+
 # ---- linear algebra ------------------------------------------------------------------------
 @op
 def matmul(a, b):

@@ -7,19 +7,28 @@ import numpy as np
 from ..engine import Array, ops
 from ..errors import ScratchMLPError
 from . import activations, init as initialisers
+from .dropout import check_rate, dropout as drop
+
+_DROPOUT_STREAM = 0xD0  # keeps dropout's random stream apart from other (seed, epoch) streams
 
 
 class MLP:
-    """Fully connected layers with an activation between them; the output is logits."""
+    """Fully connected layers with an activation between them; the output is logits.
+
+    With `dropout` > 0, each hidden layer's activations are dropped while `training` is True
+    (the training loop sets it); evaluation uses every unit.
+    """
 
     def __init__(self, num_inputs: int = 784, hidden=(256,), num_outputs: int = 10,
                  activation: str = "relu", init: str = "normal", seed: int = 0,
-                 dtype=np.float32):
+                 dtype=np.float32, dropout: float = 0.0):
         hidden = list(hidden)
         if any(int(h) <= 0 for h in hidden):
             raise ScratchMLPError(f"hidden layer widths must be positive, got {hidden}")
         self.sizes = [int(num_inputs), *map(int, hidden), int(num_outputs)]
         self.activation_name, self.init_name = activation, init
+        self.dropout, self.seed, self.training = check_rate(dropout), seed, False
+        self.begin_epoch(1)
         self.activation = activations.get(activation)
         draw = initialisers.get(init)
         rng = np.random.default_rng(seed)
@@ -46,7 +55,12 @@ class MLP:
         fused_relu = self.activation is activations.relu  # one fused op per layer
         for W, b in hidden:
             H = ops.linear(H, W, b, relu=True) if fused_relu else self.activation(ops.linear(H, W, b))
+            H = drop(H, self.dropout, self._dropout_rng, self.training)
         return ops.linear(H, W_out, b_out)
+
+    def begin_epoch(self, epoch: int):
+        """Reseed dropout from (seed, epoch): a run resumed at epoch k draws the same masks."""
+        self._dropout_rng = np.random.default_rng([self.seed, epoch, _DROPOUT_STREAM])
 
     # ---- saving and loading: plain named arrays, W1 b1 W2 b2 ... -------------------------
     def state_dict(self) -> dict:

@@ -1,4 +1,13 @@
-"""Optimisers. `sgd` is the chapter's; the classes keep their state for checkpoints."""
+"""Optimisers. `sgd` is the chapter's; the classes keep their state for checkpoints.
+
+Every class steps on the *mean* gradient of the batch (the loss is summed per batch, as in
+MXNet, so the gradient is divided by the batch size). Weight decay is an L2 penalty
+(weight_decay / 2) * ||W||^2 on the weight matrices (not the biases) added to that mean loss;
+it is applied in the update, g = grad / batch_size + weight_decay * W, for every optimiser
+(for Adam too: coupled L2, not AdamW). `lr` is an attribute a schedule may change between steps.
+State (momentum buffers, Adam's moments and step count) is a dict of arrays, so a checkpoint
+stores it in its .npz and a resumed run continues bit for bit.
+"""
 
 from __future__ import annotations
 
@@ -16,24 +25,108 @@ def sgd(params, lr, batch_size):
 class SGD:
     """Plain minibatch SGD with a reused scratch buffer (no allocation per step)."""
 
-    def __init__(self, params, lr: float):
+    def __init__(self, params, lr: float, weight_decay: float = 0.0):
         self.params, self.lr = list(params), lr
+        self.weight_decay = _check_non_negative("weight_decay", weight_decay)
         self._scratch = [np.empty_like(p.data) for p in self.params]
+        # only matrices decay; a second buffer holds weight_decay * W when it is on
+        self._decay = [np.empty_like(p.data) if self.weight_decay and p.data.ndim >= 2 else None
+                       for p in self.params]
+
+    def _gradient(self, i: int, batch_size: int, scale: float = 1.0) -> np.ndarray:
+        """scale * (mean gradient + weight decay), written into the scratch buffer of param i."""
+        param, scratch, decay = self.params[i], self._scratch[i], self._decay[i]
+        np.multiply(param.grad, scale / batch_size, out=scratch)
+        if decay is not None:
+            np.multiply(param.data, scale * self.weight_decay, out=decay)
+            scratch += decay
+        return scratch
 
     def step(self, batch_size: int):
-        scale = self.lr / batch_size
-        for param, scratch in zip(self.params, self._scratch):
-            np.multiply(param.grad, scale, out=scratch)
-            param.data -= scratch
+        for i, param in enumerate(self.params):
+            # lr folded into the scale: the default run's numbers stay the chapter's
+            param.data -= self._gradient(i, batch_size, self.lr)
 
     def state_dict(self) -> dict:
         return {}
 
     def load_state_dict(self, state: dict):
-        pass
+        _expect_state(state, self.state_dict())
 
 
-OPTIMIZERS = {"sgd": SGD}
+class Momentum(SGD):
+    """SGD with heavy-ball momentum: v = momentum * v + g;  param -= lr * v."""
+
+    def __init__(self, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
+        super().__init__(params, lr, weight_decay)
+        self.momentum = _check_fraction("momentum", momentum)
+        self.velocity = [np.zeros_like(p.data) for p in self.params]
+
+    def step(self, batch_size: int):
+        for i, (param, velocity) in enumerate(zip(self.params, self.velocity)):
+            velocity *= self.momentum
+            velocity += self._gradient(i, batch_size)
+            param.data -= np.multiply(velocity, self.lr, out=self._scratch[i])
+
+    def state_dict(self) -> dict:
+        return {f"velocity.{i}": v for i, v in enumerate(self.velocity)}
+
+    def load_state_dict(self, state: dict):
+        _expect_state(state, self.state_dict())
+        for i, velocity in enumerate(self.velocity):
+            if f"velocity.{i}" in state:
+                velocity[...] = state[f"velocity.{i}"]
+
+
+class Adam(SGD):
+    """Adam (Kingma & Ba, 2015) with bias correction; betas (0.9, 0.999), eps 1e-8."""
+
+    def __init__(self, params, lr: float, weight_decay: float = 0.0, beta1: float = 0.9,
+                 beta2: float = 0.999, eps: float = 1e-8):
+        super().__init__(params, lr, weight_decay)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.first = [np.zeros_like(p.data) for p in self.params]
+        self.second = [np.zeros_like(p.data) for p in self.params]
+        self.steps = 0
+
+    def step(self, batch_size: int):
+        self.steps += 1
+        b1, b2 = self.beta1, self.beta2
+        # bias corrections folded into the step size and epsilon: no extra buffers
+        correction1, correction2 = 1 - b1 ** self.steps, 1 - b2 ** self.steps
+        step_size = self.lr * np.sqrt(correction2) / correction1
+        eps = self.eps * np.sqrt(correction2)
+        for i, (param, m, v) in enumerate(zip(self.params, self.first, self.second)):
+            g = self._gradient(i, batch_size)
+            m -= g  # m = b1 * m + (1 - b1) * g, in place
+            m *= b1
+            m += g
+            v *= b2
+            np.square(g, out=g)
+            g *= 1 - b2
+            v += g
+            np.sqrt(v, out=g)
+            g += eps
+            np.divide(m, g, out=g)
+            g *= step_size
+            param.data -= g
+
+    def state_dict(self) -> dict:
+        state = {f"first.{i}": m for i, m in enumerate(self.first)}
+        state.update({f"second.{i}": v for i, v in enumerate(self.second)})
+        state["steps"] = np.array(self.steps, dtype=np.int64)
+        return state
+
+    def load_state_dict(self, state: dict):
+        _expect_state(state, self.state_dict())
+        if not state:
+            return
+        for i, (m, v) in enumerate(zip(self.first, self.second)):
+            m[...], v[...] = state[f"first.{i}"], state[f"second.{i}"]
+        self.steps = int(state["steps"])
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
 
 
 def get(name: str):
@@ -42,3 +135,37 @@ def get(name: str):
     except KeyError:
         raise ScratchMLPError(f"unknown optimiser {name!r}; "
                               f"choose one of {', '.join(OPTIMIZERS)}") from None
+
+
+def build(name: str, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
+    """The optimiser `name` over `params`, with the settings that apply to it."""
+    kind = get(name)
+    if kind is Momentum:
+        return kind(params, lr, weight_decay, momentum)
+    return kind(params, lr, weight_decay)
+
+
+def _expect_state(state: dict, expected: dict):
+    """An empty state (a fresh run) or exactly the arrays this optimiser keeps."""
+    if not state:
+        return
+    if set(state) != set(expected):
+        raise ScratchMLPError(f"optimiser state does not fit: expected {sorted(expected) or 'none'}, "
+                              f"found {sorted(state)}; the checkpoint is from another optimiser")
+    for name, current in expected.items():
+        if np.shape(state[name]) != np.shape(current):
+            raise ScratchMLPError(f"optimiser state {name} has shape {np.shape(state[name])}, "
+                                  f"expected {np.shape(current)}")
+
+
+def _check_non_negative(name, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
+            or not np.isfinite(value):
+        raise ScratchMLPError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _check_fraction(name, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ScratchMLPError(f"{name} must be in [0, 1), got {value!r}")
+    return float(value)

@@ -24,7 +24,14 @@ class TrainConfig:
     seed: int = 0
     activation: str = "relu"
     init: str = "normal"
-    optimizer: str = "sgd"
+    optimizer: str = "sgd"  # sgd (the chapter's), momentum or adam
+    momentum: float = 0.9  # the momentum optimiser's coefficient
+    weight_decay: float = 0.0  # L2 penalty on the weight matrices, applied in the update
+    dropout: float = 0.0  # drop probability after each hidden layer, training only
+    schedule: str = "constant"  # learning rate: constant or cosine (over all the run's steps)
+    augment: list = field(default_factory=list)  # training-time "shift" and/or "flip"
+    validation: int = 0  # training images held out to score each epoch (0: none)
+    subset: int | None = None  # train on the first N of the remaining training images
 
     def __post_init__(self):
         self.validate()
@@ -47,10 +54,29 @@ class TrainConfig:
         _check_int("seed", self.seed)
         if self.seed < 0:  # NumPy's generators take no negative seeds
             raise ScratchMLPError(f"seed must be 0 or more, got {self.seed}")
-        from ..nn import activations, init, optim
+        from ..data import augment
+        from ..nn import activations, dropout, init, optim, schedule
         activations.get(_check_type("activation", self.activation, str))
         init.get(_check_type("init", self.init, str))
         optim.get(_check_type("optimizer", self.optimizer, str))
+        _check_number("momentum", self.momentum)
+        if not 0 <= self.momentum < 1:
+            raise ScratchMLPError(f"momentum must be in [0, 1), got {self.momentum}")
+        _check_number("weight_decay", self.weight_decay)
+        if self.weight_decay < 0:
+            raise ScratchMLPError(f"weight_decay must be 0 or more, got {self.weight_decay}")
+        _check_number("dropout", self.dropout)
+        dropout.check_rate(self.dropout)
+        schedule.check(_check_type("schedule", self.schedule, str))
+        augment.check(_check_type("augment", self.augment, list))
+        _check_int("validation", self.validation)
+        if self.validation < 0:
+            raise ScratchMLPError(f"validation must be 0 or more images, got {self.validation}")
+        if self.subset is not None:
+            _check_int("subset", self.subset)
+            if self.subset <= 0:
+                raise ScratchMLPError(f"subset must be a positive number of images, "
+                                      f"got {self.subset}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -69,16 +69,28 @@ class _eval_mode:
 
 
 class Diverged(ScratchMLPError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite (or exceeded a limit the caller set)."""
 
-    def __init__(self, epoch: int, step: int, detail: str = "", what: str = "the loss"):
-        self.epoch, self.step, self.what = epoch, step, what
-        super().__init__(f"training diverged: {what} became NaN/inf in epoch {epoch} "
+    def __init__(self, epoch: int, step: int, detail: str = "", what: str = "the loss",
+                 loss: float = float("nan"), limit: float = None):
+        self.epoch, self.step, self.what, self.loss, self.limit = epoch, step, what, loss, limit
+        change = ("became NaN/inf" if limit is None
+                  else f"reached {loss:.4g}, above the limit {limit:g},")
+        super().__init__(f"training diverged: {what} {change} in epoch {epoch} "
                          f"at step {step}; " + (detail or "lower the learning rate (--lr)"))
 
 
-def train_epoch(net, train_iter, loss, updater, on_batch=None, epoch: int = 1):
-    """One pass over the training data: (mean loss, accuracy). Stops at a NaN/inf loss."""
+def train_epoch(net, train_iter, loss, updater, on_batch=None, epoch: int = 1,
+                loss_limit: float = None):
+    """One pass over the training data: (mean loss, accuracy). Stops at a NaN/inf loss.
+
+    A model with a `training` flag (dropout) is switched to training for the pass; one with
+    `begin_epoch(epoch)` is told the epoch first, to seed its randomness from it. With
+    `loss_limit`, a batch whose mean loss exceeds it also counts as diverged (the weights have
+    blown up even if the loss stays finite, as it does for ReLU nets whose units all died).
+    """
+    if hasattr(net, "begin_epoch"):
+        net.begin_epoch(epoch)
     if hasattr(net, "training"):
         net.training = True
     total_loss = correct = count = 0.0
@@ -92,6 +104,8 @@ def train_epoch(net, train_iter, loss, updater, on_batch=None, epoch: int = 1):
             batch_loss = float(l.data.sum())
             if not math.isfinite(batch_loss):  # before the update: the weights stay finite
                 raise Diverged(epoch, step)
+            if loss_limit is not None and batch_loss / np.size(y) > loss_limit:
+                raise Diverged(epoch, step, loss=batch_loss / np.size(y), limit=loss_limit)
             l.backward()
             updater(np.shape(y)[0])
             total_loss += batch_loss
@@ -105,22 +119,27 @@ def train_epoch(net, train_iter, loss, updater, on_batch=None, epoch: int = 1):
 
 
 def train(net, train_iter, test_iter, loss, num_epochs: int, updater,
-          on_epoch=None, on_batch=None, start_epoch: int = 1):
+          on_epoch=None, on_batch=None, start_epoch: int = 1, valid_iter=None,
+          loss_limit: float = None):
     """d2l's train_ch3: per epoch train loss, train accuracy, test accuracy (and timing).
 
-    Returns the list of rows; `on_epoch(row)` hears of each as soon as it is done.
+    Returns the list of rows; `on_epoch(row)` hears of each as soon as it is done. With
+    `valid_iter`, each row also holds `val_acc`; `test_iter=None` leaves test_acc NaN.
     """
     rows = []
     for epoch in range(start_epoch, num_epochs + 1):
         start = time.perf_counter()
-        train_loss, train_acc = train_epoch(net, train_iter, loss, updater,
-                                            on_batch=on_batch, epoch=epoch)
+        train_loss, train_acc = train_epoch(net, train_iter, loss, updater, on_batch=on_batch,
+                                            epoch=epoch, loss_limit=loss_limit)
         test_acc = evaluate_accuracy(net, test_iter) if test_iter is not None else float("nan")
+        valid_acc = evaluate_accuracy(net, valid_iter) if valid_iter is not None else None
         seconds = time.perf_counter() - start
         examples = len(train_iter.labels) if hasattr(train_iter, "labels") else float("nan")
         row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
                "test_acc": test_acc, "seconds": seconds,
                "examples_per_s": examples / seconds if seconds > 0 else float("nan")}
+        if valid_acc is not None:
+            row["val_acc"] = valid_acc
         rows.append(row)
         if on_epoch is not None:
             on_epoch(row)

@@ -37,7 +37,7 @@ _REMAKE = "give a model.npz or checkpoint.npz written by scratchmlp train"
 def build_model(config: TrainConfig) -> MLP:
     try:
         return MLP(784, config.hidden, 10, activation=config.activation, init=config.init,
-                   seed=config.seed)
+                   seed=config.seed, dropout=config.dropout)
     except MemoryError:
         sizes = [784, *config.hidden, 10]
         count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))

@@ -41,6 +41,8 @@ class RunResult:
     model: object
     rows: list
     test_iter: object
+    valid_iter: object = None
+    test_acc: float | None = None  # the last test score, when the test set was scored
 
 
 def read_metrics(path) -> list:
@@ -58,7 +60,8 @@ def read_metrics(path) -> list:
 
 def write_metrics(path, rows: list):
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS, extrasaction="ignore",
+    fields = METRIC_FIELDS + (["val_acc"] if any("val_acc" in row for row in rows) else [])
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
     for row in rows:
@@ -105,16 +108,33 @@ def prepare_folder(out: Path, resume: bool, force: bool):
                               "choose another --out") from None
 
 
-def fit(config: TrainConfig, out, data, resume: bool = False, force: bool = False,
-        on_epoch=None, on_batch=None, should_stop=None) -> RunResult:
-    """Train `config` on `data` (a FashionMNIST) into the folder `out`."""
-    from ..data import DataIter
+TEST_MODES = ("epoch", "end", "never")
 
-    out = Path(out)
-    check_folder(out, resume, force)
-    resuming = resume and (out / "checkpoint.npz").is_file()
+
+def fit(config: TrainConfig, out, data, resume: bool = False, force: bool = False,
+        on_epoch=None, on_batch=None, should_stop=None, test: str = "epoch",
+        loss_limit: float = None) -> RunResult:
+    """Train `config` on `data` (a FashionMNIST) into the folder `out`.
+
+    `config.validation` images are held out of the training set (see data.split_validation)
+    and scored after every epoch as `val_acc`. `test` says when the test set is scored:
+    "epoch" after every epoch (the chapter's curves), "end" once after the last epoch (the
+    value lands in the last row), "never" (tuning must not look at it). With `out=None`
+    nothing is written: the run lives in memory only (sweep trials). `loss_limit`: see
+    train_epoch (a NaN/inf loss always stops the run with Diverged).
+    """
+    from ..data import DataIter, split_validation
+    from ..nn.schedule import learning_rate
+
+    if test not in TEST_MODES:
+        raise ValueError(f"test must be one of {TEST_MODES}, got {test!r}")
+    if out is not None:
+        out = Path(out)
+        check_folder(out, resume, force)
+    resuming = out is not None and resume and (out / "checkpoint.npz").is_file()
     model = None if resuming else build_model(config)  # too big for memory: refused untouched
-    prepare_folder(out, resume, force)
+    if out is not None:
+        prepare_folder(out, resume, force)
     start_epoch, rows, state = 1, [], {}
     if resuming:
         saved = TrainConfig.load(out / "config.json")
@@ -131,51 +151,80 @@ def fit(config: TrainConfig, out, data, resume: bool = False, force: bool = Fals
         if [row["epoch"] for row in rows] != list(range(1, done + 1)):
             raise ScratchMLPError(f"{out}/metrics.csv does not hold epochs 1-{done} of "
                                   f"checkpoint.npz; restore it or start again with --force")
-    atomic_write_text(out / "config.json", config.to_json())
+    if out is not None:
+        atomic_write_text(out / "config.json", config.to_json())
 
-    optimizer = optim.get(config.optimizer)(model.params, config.lr)
+    optimizer = optim.build(config.optimizer, model.params, config.lr,
+                            weight_decay=config.weight_decay, momentum=config.momentum)
     optimizer.load_state_dict(state)
-    train_iter = DataIter(data.train_images, data.train_labels, config.batch_size,
-                          shuffle=True, seed=config.seed)
+    train_images, train_labels, valid_images, valid_labels = split_validation(
+        data, config.validation, config.subset)
+    train_iter = DataIter(train_images, train_labels, config.batch_size,
+                          shuffle=True, seed=config.seed, augment=config.augment)
     train_iter.epoch = start_epoch - 1  # the shuffle of epoch k depends on (seed, k) only
     test_iter = DataIter(data.test_images, data.test_labels, config.batch_size)
+    # scoring needs no small batches: big ones are faster (the chapter's test batches stay)
+    valid_iter = (DataIter(valid_images, valid_labels, max(config.batch_size, 1024))
+                  if valid_images is not None else None)
+
+    # the schedule is a function of the update's number, so resuming needs no state for it
+    steps_per_epoch, total_steps = len(train_iter), config.epochs * len(train_iter)
+    step = [(start_epoch - 1) * steps_per_epoch]
+
+    def update(batch_size):
+        optimizer.lr = learning_rate(config.schedule, config.lr, step[0], total_steps)
+        optimizer.step(batch_size)
+        step[0] += 1
 
     def saved() -> str:
         last = rows[-1]["epoch"] if rows else 0
-        return f"{last} finished epoch(s) saved in {out}"
+        return f"{last} finished epoch(s) saved in {out}" if out else f"{last} finished epoch(s)"
 
     def step_done(step, loss):
         if on_batch is not None:
             on_batch(step, loss)
         if should_stop is not None and should_stop():
             # The epoch in progress is dropped: resume repeats it from its start, exactly.
-            raise Interrupted(f"interrupted: {saved()}; continue with: "
-                              f"scratchmlp train --resume {out}")
+            where = f"; continue with: scratchmlp train --resume {out}" if out else ""
+            raise Interrupted(f"interrupted: {saved()}{where}")
 
     def epoch_done(row):
         if not all(np.isfinite(param.data).all() for param in model.params):
             # The loss was finite but the last update overflowed: never save such weights.
             raise Diverged(row["epoch"], len(train_iter), what="the weights")
         rows.append(row)
-        # metrics.csv and model.npz first, checkpoint.npz last: a crash in between leaves a
-        # checkpoint of the previous epoch, and resume redoes this one.
-        write_metrics(out / "metrics.csv", rows)
-        save_model(out / "model.npz", model, config)
-        save_checkpoint(out / "checkpoint.npz", model, config, row["epoch"],
-                        optimizer.state_dict())
+        if out is not None:
+            # metrics.csv and model.npz first, checkpoint.npz last: a crash in between leaves
+            # a checkpoint of the previous epoch, and resume redoes this one.
+            write_metrics(out / "metrics.csv", rows)
+            save_model(out / "model.npz", model, config)
+            save_checkpoint(out / "checkpoint.npz", model, config, row["epoch"],
+                            optimizer.state_dict())
         if on_epoch is not None:
             on_epoch(row)
 
-    if start_epoch == 1:
+    if start_epoch == 1 and out is not None:
         save_model(out / "model.npz", model, config)
         write_metrics(out / "metrics.csv", rows)
     try:
-        train(model, train_iter, test_iter, SoftmaxCrossEntropyLoss(), config.epochs,
-              optimizer.step, on_epoch=epoch_done, on_batch=step_done, start_epoch=start_epoch)
+        train(model, train_iter, test_iter if test == "epoch" else None,
+              SoftmaxCrossEntropyLoss(), config.epochs, update, on_epoch=epoch_done,
+              on_batch=step_done, start_epoch=start_epoch, valid_iter=valid_iter,
+              loss_limit=loss_limit)
     except Diverged as e:
-        raise Diverged(e.epoch, e.step, f"lower the learning rate (now --lr {config.lr:g}) and "
-                       f"start again with --force; {saved()}", e.what) from None
-    return RunResult(out, config, model, rows, test_iter)
+        again = " and start again with --force" if out else ""
+        raise Diverged(e.epoch, e.step, f"lower the learning rate (now --lr {config.lr:g})"
+                       f"{again}; {saved()}", e.what, loss=e.loss, limit=e.limit) from None
+    test_acc = None
+    if test == "epoch" and rows:
+        test_acc = rows[-1]["test_acc"]
+    elif test == "end":
+        test_acc = evaluate_accuracy(model, test_iter)  # the one look at the test set
+        if rows:
+            rows[-1]["test_acc"] = test_acc
+            if out is not None:
+                write_metrics(out / "metrics.csv", rows)
+    return RunResult(out, config, model, rows, test_iter, valid_iter, test_acc)
 
 
 def evaluate_run(run, data) -> float:

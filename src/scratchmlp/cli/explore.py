@@ -1,0 +1,210 @@
+"""`scratchmlp explore hidden|depth|lr`: the chapter's exercises 1-3, one command each.
+
+Every point trains the chapter's configuration (or --config FILE, or the flags given) with one
+setting changed, on the training images less a validation split; the test set is scored once
+per point, after its last epoch. Output: OUT/results.csv, OUT/<kind>.png, a printed table, and
+OUT/points/<name>/ run folders; rerunning skips finished points and resumes an interrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import add_data_flag, load_data
+from .train import add_setting_flags, training_images
+
+HELP = "answer the chapter's exercises 1-3: accuracy against width, depth or learning rate"
+
+KINDS = {
+    "hidden": "exercise 1: num_hiddens of one hidden layer (default 16 ... 2048, powers of two)",
+    "depth": "exercise 2: 1, 2, 3 hidden layers of the same width (default 256)",
+    "lr": "exercise 3: log-spaced learning rates (default 0.01 ... 30); divergence is marked",
+}
+DEFAULT_WIDTHS = [16, 32, 64, 128, 256, 512, 1024, 2048]
+DEFAULT_DEPTHS = [1, 2, 3]
+DEFAULT_LRS = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
+# ReLU nets whose units all die keep a finite loss however large the rate, so NaN alone
+# rarely flags the blow-up: a mean batch loss 43x chance level (ln 10) counts as diverged too
+DEFAULT_LOSS_LIMIT = 100.0
+
+
+def _numbers(kind):
+    def parse(text: str) -> list:
+        try:
+            values = [kind(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            values = []
+        if not values or any(v <= 0 for v in values):
+            raise argparse.ArgumentTypeError(f"{text!r}: give positive numbers separated by "
+                                             "commas, e.g. 16,64,256")
+        return values
+    return parse
+
+
+def register(subparsers):
+    p = subparsers.add_parser("explore", help=HELP, description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("kind", choices=list(KINDS), help="; ".join(f"{k}: {v}" for k, v in KINDS.items()))
+    p.add_argument("--widths", type=_numbers(int), metavar="W,W,...",
+                   help="hidden: the widths to try (default 16,32,...,2048)")
+    p.add_argument("--depths", type=_numbers(int), metavar="D,D,...",
+                   help="depth: numbers of hidden layers to try (default 1,2,3)")
+    p.add_argument("--width", type=int, metavar="W",
+                   help="depth: width of every hidden layer (default 256); "
+                        "lr: width of the one hidden layer (default the configuration's)")
+    p.add_argument("--lrs", type=_numbers(float), metavar="LR,LR,...",
+                   help="lr: the learning rates to try (default 0.01,0.03,...,30)")
+    p.add_argument("--loss-limit", type=float, metavar="LOSS",
+                   help="also call a run diverged when a batch's mean loss exceeds LOSS "
+                        "(default: 100 for lr, none otherwise; chance level is ln 10 = 2.3). "
+                        "A NaN/inf loss always counts as diverged")
+    add_setting_flags(p, hidden=False)
+    p.add_argument("--validation", type=int, default=10000, metavar="N",
+                   help="training images held out to compare the points (default 10000)")
+    add_data_flag(p)
+    p.add_argument("--out", metavar="DIR", help="output folder (default runs/explore-KIND)")
+    p.add_argument("--force", action="store_true", help="start again, discarding finished points")
+    p.add_argument("--no-progress", action="store_true", help="no per-epoch lines")
+    p.set_defaults(func=run)
+
+
+def points_for(args, base):
+    """The points of the exploration: (name, x, config) with one setting varied."""
+    from ..errors import ScratchMLPError
+    from ..train.config import TrainConfig
+    from ..train.explore import Point
+
+    def with_(**changes):
+        return TrainConfig.from_dict({**base.to_dict(), **changes}, "settings")
+
+    if args.kind == "hidden":
+        if args.depths or args.lrs or args.width:
+            raise ScratchMLPError("explore hidden takes --widths (not --depths, --lrs, --width)")
+        widths = args.widths or DEFAULT_WIDTHS
+        return [Point(f"hidden-{w}", w, with_(hidden=[w])) for w in widths]
+    if args.kind == "depth":
+        if args.widths or args.lrs:
+            raise ScratchMLPError("explore depth takes --depths and --width (not --widths, --lrs)")
+        width = args.width or 256
+        if width <= 0:
+            raise ScratchMLPError(f"--width must be positive, got {width}")
+        return [Point(f"depth-{d}", d, with_(hidden=[width] * d))
+                for d in (args.depths or DEFAULT_DEPTHS)]
+    if args.widths or args.depths:
+        raise ScratchMLPError("explore lr takes --lrs and --width (not --widths, --depths)")
+    hidden = [args.width] if args.width else base.hidden
+    return [Point(f"lr-{lr:g}", lr, with_(lr=lr, hidden=hidden)) for lr in (args.lrs or DEFAULT_LRS)]
+
+
+def run(args) -> int:
+    import shutil
+    from pathlib import Path
+
+    from ..errors import ScratchMLPError
+    from ..train.explore import best, explore
+    from .train import _StopFlag, config_from_flags
+
+    if args.validation <= 0:
+        raise ScratchMLPError("--validation must be positive: explorations compare points on "
+                              "the validation split, not on the test set")
+    from ..train.config import TrainConfig
+    base = config_from_flags(args, TrainConfig(validation=args.validation).to_dict())
+    base = TrainConfig.from_dict({**base.to_dict(), "validation": args.validation}, "settings")
+    points = points_for(args, base)
+    loss_limit = args.loss_limit if args.loss_limit is not None else (
+        DEFAULT_LOSS_LIMIT if args.kind == "lr" else None)
+    if loss_limit is not None and not loss_limit > 0:
+        raise ScratchMLPError(f"--loss-limit must be positive, got {loss_limit}")
+    out = Path(args.out or f"runs/explore-{args.kind}")
+    if args.force and (out / "points").is_dir():
+        shutil.rmtree(out / "points")
+    data = load_data(args)
+    print(f"explore {args.kind}: {len(points)} points, {base.epochs} epochs each, "
+          f"validation {base.validation} images -> {out}", flush=True)
+
+    def point_start(k, point, skipped):
+        state = "already done, skipped" if skipped else "training"
+        print(f"point {k} of {len(points)}: {point.name} ({state})", flush=True)
+
+    def epoch_done(row):
+        if not args.no_progress:
+            print(f"    epoch {row['epoch']:>3}/{base.epochs}: train loss {row['train_loss']:.4f}  "
+                  f"train acc {row['train_acc']:.4f}  val acc {row['val_acc']:.4f}  "
+                  f"{row['seconds']:.1f} s", flush=True)
+
+    def point_done(k, point, result, results, skipped):
+        if result["status"] == "diverged":
+            summary = f"diverged ({result['diverged_at']}): stopped at once"
+        else:
+            summary = (f"train loss {result['train_loss']:.4f}, val acc {result['val_acc']:.4f}, "
+                       f"test acc {result['test_acc']:.4f}")
+        top = best(results)
+        lead = f" | best so far (validation): {top['name']} {top['val_acc']:.4f}" if top else ""
+        print(f"  {point.name}: {summary}{lead}", flush=True)
+
+    with _StopFlag() as stop:
+        results = explore(points, out, data, on_point_start=point_start,
+                          on_point_done=point_done, on_epoch=epoch_done, should_stop=stop,
+                          loss_limit=loss_limit)
+    _write_outputs(args.kind, results, out, points)
+    print(format_results(results))
+    top = best(results)
+    if top:
+        print(f"best by validation accuracy: {top['name']} (val {top['val_acc']:.4f}, "
+              f"test {top['test_acc']:.4f})")
+    print(f"results in {out}/: results.csv {args.kind}.png points/")
+    return 0
+
+
+AXES = {"hidden": ("num_hiddens (one hidden layer)", "log2"),
+        "depth": ("hidden layers", "linear"),
+        "lr": ("learning rate", "log")}
+
+
+def _write_outputs(kind, results, out, points):
+    import csv
+    import io
+
+    from ..files import atomic_write_text
+    from ..report.explore import plot_exploration
+    from ..train.explore import RESULT_FIELDS
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=RESULT_FIELDS, extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    for r in results:
+        writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
+    atomic_write_text(out / "results.csv", buffer.getvalue())
+    xlabel, scale = AXES[kind]
+    plot_exploration(results, out / f"{kind}.png", xlabel, scale, title=_title(kind, points),
+                     xticks=[r["x"] for r in results])
+
+
+def _title(kind, points) -> str:
+    """What stayed fixed while one setting varied."""
+    config = points[0].config
+    parts = [config.optimizer if kind == "lr" else f"{config.optimizer} lr {config.lr:g}"]
+    if kind == "depth":
+        parts.append(f"width {config.hidden[0]}")
+    if kind == "lr":
+        parts.append("hidden " + "-".join(map(str, config.hidden)))
+    parts += [f"{config.epochs} epochs", f"batch {config.batch_size}", config.activation,
+              f"init {config.init}", f"trained on {training_images(config, 60000)} images"]
+    return f"{kind}: " + ", ".join(parts)
+
+
+def format_results(results) -> str:
+    header = ["point", "status", "train loss", "train acc", "val acc", "test acc", "minutes"]
+    rows = []
+    for r in results:
+        def num(key):
+            value = r.get(key)
+            return "-" if value is None or value != value else f"{value:.4f}"
+        status = r["status"] if r["status"] == "ok" else f"DIVERGED {r['diverged_at']}"
+        rows.append([r["name"], status, num("train_loss"), num("train_acc"), num("val_acc"),
+                     num("test_acc"), f"{r['seconds'] / 60:.1f}"])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,116 @@
+"""`scratchmlp sweep`: exercise 4, a hyperparameter search with Optuna on the validation split."""
+
+from __future__ import annotations
+
+HELP = "search hyperparameters with Optuna (validation accuracy; the test set is never used)"
+
+DESCRIPTION = HELP + """.
+
+Each trial trains one configuration on the training images less a validation split and is
+scored on that split after every epoch; poor trials are pruned early. The study is stored in
+OUT/study.db (SQLite) unless --storage names a database; running the command again continues
+it until it holds --trials finished trials. Results: OUT/trials.csv, OUT/best.json (a
+configuration for `scratchmlp train --config`), OUT/history.png, OUT/importances.png."""
+
+
+def register(subparsers):
+    import argparse
+    p = subparsers.add_parser("sweep", help=HELP, description=DESCRIPTION,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trials", type=int, default=30,
+                   help="finished trials the study should hold (default 30)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="local worker processes sharing the study (default 1)")
+    p.add_argument("--storage", metavar="URL",
+                   help="study database, e.g. postgresql://user:pass@host/db for workers on "
+                        "many machines (default: sqlite file OUT/study.db)")
+    p.add_argument("--study", default="scratchmlp", help="study name (default scratchmlp)")
+    p.add_argument("--out", metavar="DIR", default="runs/sweep",
+                   help="output folder (default runs/sweep)")
+    p.add_argument("--best", metavar="FILE", help="also write the best configuration here")
+    p.add_argument("--space", metavar="FILE",
+                   help="JSON object narrowing the search space, e.g. "
+                        '{"optimizer": ["adam"], "lr": {"low": 1e-4, "high": 1e-2, "log": true}}')
+    p.add_argument("--epochs", type=int, metavar="N",
+                   help="fix every trial's epochs to N instead of searching them")
+    p.add_argument("--subset", type=int, metavar="N",
+                   help="train trials on the first N training images (after the validation split)")
+    p.add_argument("--validation", type=int, default=10000, metavar="N",
+                   help="training images held out to score trials (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="training and sampler seed (default 0)")
+    p.add_argument("--no-prune", action="store_true", help="run every trial to its end")
+    p.add_argument("--prune-warmup", type=int, default=2, metavar="EPOCHS",
+                   help="epochs a trial always runs before it may be pruned (default 2)")
+    p.add_argument("--prune-percentile", type=float, default=50.0, metavar="P",
+                   help="prune a trial whose validation accuracy is below the P-th percentile "
+                        "of earlier trials at the same epoch (default 50: the median)")
+    p.add_argument("--heartbeat", type=int, default=30, metavar="SECONDS",
+                   help="seconds between heartbeats of a running trial; a trial silent for "
+                        "twice as long is taken as dead and re-queued (default 30)")
+    p.add_argument("--report-only", action="store_true",
+                   help="run no trials: only write the table, best.json and plots")
+    from .common import add_data_flag
+    add_data_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..errors import ScratchMLPError
+    if args.trials <= 0:
+        raise ScratchMLPError(f"--trials must be positive, got {args.trials}")
+    if args.workers <= 0:
+        raise ScratchMLPError(f"--workers must be positive, got {args.workers}")
+    if args.heartbeat <= 0:
+        raise ScratchMLPError(f"--heartbeat must be positive, got {args.heartbeat}")
+    if args.prune_warmup < 0 or not 0 < args.prune_percentile < 100:
+        raise ScratchMLPError("--prune-warmup must be 0 or more and --prune-percentile "
+                              "between 0 and 100")
+    if args.epochs is not None and args.epochs <= 0:
+        raise ScratchMLPError(f"--epochs must be positive, got {args.epochs}")
+    if args.validation <= 0:
+        raise ScratchMLPError("--validation must be positive: a sweep is scored on the "
+                              "validation split, never on the test set")
+    try:
+        from ..sweep import export, study
+        from ..sweep.space import load_space
+    except ImportError as e:
+        raise ScratchMLPError(f"the sweep needs optuna ({e}); install it with "
+                              "pip install 'scratchmlp[sweep]'") from None
+    from .train import _StopFlag
+
+    space = load_space(args.space, {"epochs": args.epochs} if args.epochs else None)
+    settings = study.SweepSettings(
+        out=args.out, storage=args.storage, study=args.study, trials=args.trials,
+        workers=args.workers, subset=args.subset, validation=args.validation, seed=args.seed,
+        space=space, heartbeat=args.heartbeat, prune=not args.no_prune,
+        prune_warmup=args.prune_warmup, prune_percentile=args.prune_percentile,
+        data_dir=args.data_dir)
+    where = study._safe_url(settings.storage_url())
+    print(f"sweep: study {settings.study!r} in {where}, {settings.trials} trials, "
+          f"{settings.workers} worker(s), validation {settings.validation} images"
+          + (f", subset {settings.subset}" if settings.subset else ""), flush=True)
+    interrupted = None
+    if not args.report_only:
+        with _StopFlag() as stop:
+            try:
+                study.run_workers(settings, should_stop=stop)
+            except (KeyboardInterrupt, ScratchMLPError) as e:
+                interrupted = e  # finished trials are stored: still write what we have
+    current = study.open_study(settings)
+    written = export.export(current, settings.out, args.best)
+    print(export.format_table(written["rows"]))
+    print(f"{study.finished_count(current)} of {settings.trials} trials finished; "
+          f"{study.best_line(current)}")
+    for key in ("trials", "best", "best_copy", "history", "importances"):
+        if key in written:
+            print(f"  {key.replace('_copy', '')}: {written[key]}")
+    if "best" in written:
+        print(f"retrain it on all training images and score the test set: "
+              f"scratchmlp train --config {written.get('best_copy', written['best'])}")
+    if interrupted is not None:
+        from ..train.run import Interrupted
+        if isinstance(interrupted, (KeyboardInterrupt, Interrupted)):
+            raise Interrupted("interrupted; finished trials are stored: run the same command "
+                              "again to continue the study")
+        raise interrupted
+    return 0

@@ -1,0 +1,127 @@
+"""What a sweep leaves behind: trials.csv, the printed table, best.json and two plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from ..errors import ScratchMLPError
+from ..files import atomic_write_text
+from ..train.config import TrainConfig
+
+COLUMNS = ["number", "state", "value", "epochs_run", "seconds", "hidden", "activation", "init",
+           "optimizer", "lr", "batch_size", "epochs", "weight_decay", "dropout", "schedule",
+           "augment"]
+
+
+def trial_rows(study) -> list:
+    """One dict per trial (every state), in trial order."""
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        config = trial.user_attrs.get("config", {})
+        row = {"number": trial.number, "state": trial.state.name.lower(),
+               "value": trial.value if trial.state == TrialState.COMPLETE else None,
+               "epochs_run": trial.user_attrs.get("epochs_run"),
+               "seconds": trial.user_attrs.get("seconds")}
+        for name in COLUMNS[5:]:
+            value = config.get(name)
+            if name in ("hidden", "augment") and value is not None:
+                value = "x".join(map(str, value)) if name == "hidden" else ",".join(value) or "none"
+            row[name] = value
+        if trial.user_attrs.get("diverged"):
+            row["state"] = "diverged"
+        rows.append(row)
+    return rows
+
+
+def _cell(value, name=""):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}" if name in ("value", "dropout") else f"{value:.3g}"
+    return str(value)
+
+
+def write_table(rows: list, path):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
+    atomic_write_text(path, buffer.getvalue())
+
+
+def format_table(rows: list) -> str:
+    """A fixed-width text table of the trials (the best first, then by number)."""
+    shown = ["number", "state", "value", "epochs_run", "hidden", "activation", "init",
+             "optimizer", "lr", "batch_size", "epochs", "weight_decay", "dropout", "schedule",
+             "augment"]
+    ordered = sorted(rows, key=lambda r: (r["value"] is None, -(r["value"] or 0), r["number"]))
+    cells = [[_cell(r[c], c) for c in shown] for r in ordered]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) if cells else len(c)
+              for i, c in enumerate(shown)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(shown, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def best_config(study) -> TrainConfig:
+    """The best trial's configuration as a recipe for the final model: all 60,000 training
+    images (no validation hold-out, no subset), the rest exactly as the trial trained."""
+    try:
+        best = study.best_trial
+    except ValueError:
+        raise ScratchMLPError("the study has no complete trial yet; run more trials") from None
+    values = dict(best.user_attrs["config"], validation=0, subset=None)
+    return TrainConfig.from_dict(values, f"trial {best.number}")
+
+
+def importances(study) -> dict:
+    """fANOVA importance of each searched parameter ({} when too few trials completed)."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) < 2:
+        return {}
+    try:
+        return optuna.importance.get_param_importances(study)
+    except (RuntimeError, ValueError):
+        return {}  # e.g. every complete trial has the same parameters
+
+
+def export(study, out, best_path=None) -> dict:
+    """Write trials.csv, best.json (and `best_path`), history.png, importances.png to `out`."""
+    from ..report.sweep import plot_history, plot_importances
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = trial_rows(study)
+    write_table(rows, out / "trials.csv")
+    written = {"trials": out / "trials.csv"}
+    try:
+        config = best_config(study)
+    except ScratchMLPError:
+        config = None
+    if config is not None:
+        best = study.best_trial
+        atomic_write_text(out / "best.json", config.to_json())
+        written["best"] = out / "best.json"
+        summary = {"trial": best.number, "validation_accuracy": best.value,
+                   "epochs_run": best.user_attrs.get("epochs_run"),
+                   "seconds": best.user_attrs.get("seconds"), "config": config.to_dict()}
+        atomic_write_text(out / "best-trial.json", json.dumps(summary, indent=2) + "\n")
+        if best_path is not None:
+            Path(best_path).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(best_path, config.to_json())
+            written["best_copy"] = Path(best_path)
+    points = [(r["number"], r["value"], r["state"]) for r in rows]
+    written["history"] = plot_history(points, out / "history.png",
+                                      title=f"study {study.study_name!r}: validation accuracy")
+    weights = importances(study)
+    if weights:
+        written["importances"] = plot_importances(weights, out / "importances.png")
+    written["rows"] = rows
+    return written

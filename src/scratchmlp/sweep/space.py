@@ -1,0 +1,108 @@
+"""The search space: what a sweep may vary, as plain JSON-able values (no optuna here).
+
+Each entry is one of
+  - a list: a categorical choice among its values, e.g. "activation": ["relu", "tanh"];
+  - {"low": a, "high": b, "log": bool, "int": bool}: a range (log-uniform with "log");
+  - a single value: fixed for every trial (not searched).
+`--space FILE` overrides entries of DEFAULT_SPACE by name; anything else is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from ..errors import ScratchMLPError
+
+DEFAULT_SPACE = {
+    "lr": {"low": 1e-4, "high": 1.0, "log": True},
+    "epochs": {"low": 5, "high": 30, "int": True},
+    "layers": {"low": 1, "high": 3, "int": True},
+    "units": [64, 128, 256, 512, 1024, 2048],  # every hidden layer gets this width
+    "activation": ["relu", "tanh", "sigmoid"],
+    "batch_size": [64, 128, 256, 512],
+    "init": ["normal", "xavier", "he"],
+    "weight_decay": {"low": 1e-6, "high": 1e-3, "log": True},
+    "dropout": {"low": 0.0, "high": 0.6},
+    "optimizer": ["sgd", "momentum", "adam"],
+    "momentum": 0.9,
+    "schedule": ["constant", "cosine"],
+    "augment": ["none", "shift", "flip", "shift,flip"],
+}
+
+
+def load_space(path=None, overrides: dict = None) -> dict:
+    """DEFAULT_SPACE with the entries of a JSON file and then of `overrides` replacing its own."""
+    space = dict(DEFAULT_SPACE)
+    if path is not None:
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ScratchMLPError(f"{path}: no such search-space file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ScratchMLPError(f"{path}: not a readable JSON search space ({e})") from None
+        if not isinstance(values, dict):
+            raise ScratchMLPError(f"{path}: expected a JSON object of parameter -> choices")
+        space.update(_checked(values, str(path)))
+    space.update(_checked(overrides or {}, "options"))
+    return space
+
+
+def _checked(values: dict, source: str) -> dict:
+    unknown = sorted(set(values) - set(DEFAULT_SPACE))
+    if unknown:
+        raise ScratchMLPError(f"{source}: unknown search parameter(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(DEFAULT_SPACE)}")
+    for name, spec in values.items():
+        if isinstance(spec, dict):
+            extra = sorted(set(spec) - {"low", "high", "log", "int"})
+            if extra or "low" not in spec or "high" not in spec:
+                raise ScratchMLPError(f"{source}: {name} needs a range like "
+                                      '{"low": 1, "high": 3}; got ' + json.dumps(spec))
+            if not all(isinstance(spec[k], (int, float)) and not isinstance(spec[k], bool)
+                       and math.isfinite(spec[k]) for k in ("low", "high")) \
+                    or spec["low"] > spec["high"]:
+                raise ScratchMLPError(f"{source}: {name} needs finite numbers low <= high, "
+                                      f"got {json.dumps(spec)}")
+            if spec.get("log") and spec["low"] <= 0:
+                raise ScratchMLPError(f"{source}: {name} is log-scaled, so low must be > 0")
+        elif isinstance(spec, list) and not spec:
+            raise ScratchMLPError(f"{source}: {name} has an empty list of choices")
+    return values
+
+
+def suggest(trial, space: dict) -> dict:
+    """One point of `space`, drawn through an optuna-like `trial` (suggest_* methods)."""
+    point = {}
+    for name, spec in space.items():
+        if isinstance(spec, list):
+            point[name] = spec[0] if len(spec) == 1 else trial.suggest_categorical(name, spec)
+        elif isinstance(spec, dict):
+            if spec["low"] == spec["high"]:
+                point[name] = spec["low"]
+            elif spec.get("int"):
+                point[name] = trial.suggest_int(name, int(spec["low"]), int(spec["high"]),
+                                                log=bool(spec.get("log")))
+            else:
+                point[name] = trial.suggest_float(name, float(spec["low"]), float(spec["high"]),
+                                                  log=bool(spec.get("log")))
+        else:
+            point[name] = spec
+    return point
+
+
+def to_config_values(point: dict) -> dict:
+    """TrainConfig fields for a point of the space (layers x units become `hidden`)."""
+    values = {k: v for k, v in point.items() if k not in ("layers", "units", "augment")}
+    values["hidden"] = [int(point["units"])] * int(point["layers"])
+    augment = point["augment"]
+    if isinstance(augment, str):
+        augment = [] if augment in ("", "none") else augment.split(",")
+    values["augment"] = list(augment)
+    for name in ("epochs", "batch_size"):
+        values[name] = int(values[name])
+    for name in ("lr", "weight_decay", "dropout", "momentum"):
+        values[name] = float(values[name])
+    return values

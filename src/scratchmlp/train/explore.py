@@ -1,0 +1,115 @@
+"""One-factor explorations (the chapter's exercises 1-3): train a row of configurations that
+differ in one setting, each into its own run folder, and collect one result per point.
+
+Each point lives in OUT/points/<name>/ (a run folder: checkpoints every epoch) and, once done,
+its result.json. Running the same exploration again skips finished points and resumes an
+interrupted one from its last checkpoint, so an interruption loses at most one epoch.
+A point whose loss becomes NaN/inf (or passes `loss_limit`) is stopped at once and recorded
+as "diverged".
+Choices are made on the validation split; the test set is scored once per point, at its end.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ScratchMLPError
+from ..files import atomic_write_text
+from .config import TrainConfig
+from .loop import Diverged
+from .run import fit, read_metrics
+
+RESULT_FIELDS = ["name", "x", "status", "epochs", "train_loss", "train_acc", "val_acc",
+                 "test_acc", "seconds", "diverged_at"]
+
+
+@dataclass
+class Point:
+    name: str  # folder name, e.g. "hidden-256"
+    x: float  # the value on the plot's x axis
+    config: TrainConfig
+
+
+def _result_path(out: Path, point: Point) -> Path:
+    return out / "points" / point.name / "result.json"
+
+
+def load_result(out: Path, point: Point):
+    """The stored result of a finished point made with the same configuration, else None."""
+    path = _result_path(out, point)
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # unreadable: train it again
+    if saved.get("config") != point.config.to_dict():
+        return None  # other settings: run_point resumes it (more epochs) or refuses
+    return saved["result"]
+
+
+def run_point(point: Point, out: Path, data, on_epoch=None, should_stop=None,
+              loss_limit: float = None) -> dict:
+    """Train one point (or resume it) and store its result.json."""
+    folder = out / "points" / point.name
+    resume = (folder / "checkpoint.npz").is_file()  # else nothing finished: start it over
+    if resume:
+        saved = TrainConfig.load(folder / "config.json")
+        if {**saved.to_dict(), "epochs": 0} != {**point.config.to_dict(), "epochs": 0}:
+            raise ScratchMLPError(f"{folder}: was trained with other settings; use another "
+                                  "--out, or --force to start this exploration again")
+    result = {"name": point.name, "x": point.x, "epochs": point.config.epochs}
+    try:
+        run = fit(point.config, folder, data, resume=resume, force=not resume,
+                  on_epoch=on_epoch, should_stop=should_stop, test="end",
+                  loss_limit=loss_limit)
+    except Diverged as e:
+        rows = [r for r in read_metrics(folder / "metrics.csv") if r["epoch"] < e.epoch]
+        last = rows[-1] if rows else {}
+        why = "NaN/inf loss" if e.limit is None else f"loss {e.loss:.3g} > {e.limit:g}"
+        result.update(status="diverged", diverged_at=f"epoch {e.epoch} step {e.step}: {why}",
+                      train_loss=float("nan"), train_acc=last.get("train_acc", float("nan")),
+                      val_acc=float("nan"), test_acc=float("nan"),
+                      seconds=sum(r["seconds"] for r in rows))
+    else:
+        last = run.rows[-1] if run.rows else {}
+        result.update(status="ok", diverged_at="",
+                      train_loss=last.get("train_loss", float("nan")),
+                      train_acc=last.get("train_acc", float("nan")),
+                      val_acc=last.get("val_acc", float("nan")), test_acc=run.test_acc,
+                      seconds=sum(r["seconds"] for r in run.rows))
+    atomic_write_text(_result_path(out, point),
+                      json.dumps({"config": point.config.to_dict(), "result": result},
+                                 indent=2) + "\n")
+    return result
+
+
+def explore(points: list, out, data, on_point_start=None, on_point_done=None, on_epoch=None,
+            should_stop=None, loss_limit: float = None) -> list:
+    """Every point's result, training only those not finished before."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [p.name for p in points]
+    if len(set(names)) != len(names):
+        raise ScratchMLPError(f"the same point is listed twice: {names}")
+    results = []
+    for k, point in enumerate(points, 1):
+        result = load_result(out, point)
+        skipped = result is not None
+        if on_point_start is not None:
+            on_point_start(k, point, skipped)
+        if result is None:
+            result = run_point(point, out, data, on_epoch=on_epoch, should_stop=should_stop,
+                               loss_limit=loss_limit)
+        results.append(result)
+        if on_point_done is not None:
+            on_point_done(k, point, result, results, skipped)
+    return results
+
+
+def best(results: list):
+    """The finished point with the highest validation accuracy (the choice never uses test)."""
+    scored = [r for r in results if r["status"] == "ok" and r["val_acc"] == r["val_acc"]]
+    return max(scored, key=lambda r: r["val_acc"]) if scored else None

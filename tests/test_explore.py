@@ -1,0 +1,101 @@
+"""`scratchmlp explore hidden|depth|lr`: tables, plots, divergence marked, reruns skip work."""
+
+import csv
+
+import pytest
+
+from scratchmlp.cli import main
+from scratchmlp.train.config import TrainConfig
+from scratchmlp.train.explore import Point, explore
+from scratchmlp.train.run import Interrupted
+
+SMALL = ["--subset", "600", "--validation", "500", "--no-progress"]
+
+
+def read_results(folder):
+    with open(folder / "results.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_explore_lr_marks_divergence_and_never_crashes(tmp_path, capsys):
+    out = tmp_path / "lr"
+    code = main(["explore", "lr", "--lrs", "0.1,1000", "--width", "16", "--epochs", "2",
+                 "--out", str(out), *SMALL])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "point 2 of 2: lr-1000" in text and "DIVERGED epoch 1" in text
+    rows = read_results(out)
+    assert [r["status"] for r in rows] == ["ok", "diverged"]
+    assert rows[1]["diverged_at"].startswith("epoch 1 step ")
+    assert 0 < float(rows[0]["val_acc"]) <= 1 and 0 < float(rows[0]["test_acc"]) <= 1
+    assert (out / "lr.png").read_bytes()[:4] == b"\x89PNG"
+    # the diverged run stopped at once: no finished epoch in its metrics
+    with open(out / "points" / "lr-1000" / "metrics.csv", newline="") as f:
+        assert list(csv.DictReader(f)) == []
+
+
+def test_a_nan_loss_is_diverged_even_without_a_limit(tmp_path, capsys):
+    code = main(["explore", "lr", "--lrs", "1e36,1e38", "--width", "16", "--epochs", "1",
+                 "--activation", "tanh", "--loss-limit", "inf", "--out", str(tmp_path / "nan"),
+                 *SMALL])
+    assert code == 0
+    finite, nan = read_results(tmp_path / "nan")
+    assert finite["status"] == "ok" and float(finite["train_loss"]) > 1e30  # huge, not NaN
+    assert nan["status"] == "diverged" and nan["diverged_at"].endswith("NaN/inf loss")
+
+
+def test_explore_hidden_reruns_skip_finished_points(tmp_path, capsys):
+    out = tmp_path / "hidden"
+    args = ["explore", "hidden", "--widths", "8,16", "--epochs", "1", "--out", str(out), *SMALL]
+    assert main(args) == 0
+    first = read_results(out)
+    assert [r["name"] for r in first] == ["hidden-8", "hidden-16"]
+    assert all(r["status"] == "ok" and float(r["train_loss"]) > 0 for r in first)
+    capsys.readouterr()
+    assert main(args) == 0
+    again = capsys.readouterr().out
+    assert again.count("already done, skipped") == 2
+    assert read_results(out) == first
+    assert (out / "hidden.png").is_file()
+
+
+def test_explore_depth_uses_the_same_width_per_layer(tmp_path):
+    out = tmp_path / "depth"
+    assert main(["explore", "depth", "--depths", "1,3", "--width", "12", "--epochs", "1",
+                 "--out", str(out), *SMALL]) == 0
+    hidden = [TrainConfig.load(out / "points" / name / "config.json").hidden
+              for name in ("depth-1", "depth-3")]
+    assert hidden == [[12], [12, 12, 12]]
+    assert [r["x"] for r in read_results(out)] == ["1", "3"]
+
+
+def test_explore_refuses_flags_of_another_kind(tmp_path, capsys):
+    assert main(["explore", "depth", "--widths", "8", "--out", str(tmp_path / "x")]) == 2
+    assert "explore depth takes" in capsys.readouterr().err
+
+
+def test_an_interrupted_exploration_resumes_to_the_same_numbers(tmp_path):
+    from scratchmlp.data import load
+    data = load()
+    base = TrainConfig(epochs=2, lr=0.3, validation=500, subset=600, dropout=0.2,
+                       augment=["shift"])
+    points = [Point(f"hidden-{w}", w, TrainConfig(**{**base.to_dict(), "hidden": [w]}))
+              for w in (8, 16)]
+    straight = explore(points, tmp_path / "straight", data)
+
+    epochs_seen = []
+
+    def stop_in_second_points_second_epoch():
+        return len(epochs_seen) >= 3  # point 1: epochs 1-2; point 2: epoch 1 done
+
+    with pytest.raises(Interrupted):
+        explore(points, tmp_path / "cut", data, on_epoch=epochs_seen.append,
+                should_stop=stop_in_second_points_second_epoch)
+    assert (tmp_path / "cut" / "points" / "hidden-8" / "result.json").is_file()
+    assert not (tmp_path / "cut" / "points" / "hidden-16" / "result.json").is_file()
+    started = []
+    resumed = explore(points, tmp_path / "cut", data, on_epoch=started.append)
+    assert [r["epoch"] for r in started] == [2]  # point 1 skipped, point 2 from its epoch 2
+    for a, b in zip(straight, resumed):
+        assert a["val_acc"] == b["val_acc"] and a["test_acc"] == b["test_acc"]
+        assert a["train_loss"] == b["train_loss"]
