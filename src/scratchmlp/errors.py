@@ -6,3 +6,12 @@ The CLI turns it into one line and a non-zero exit; anything else is a bug and m
 
 class ScratchMLPError(Exception):
     """A problem the user can fix; the message names the thing and the fix."""
+
+
+def lookup(table: dict, name, what: str):
+    """`table[name]`, or a ScratchMLPError listing the choices (activations, optimisers, ...)."""
+    try:
+        return table[name]
+    except (KeyError, TypeError):
+        raise ScratchMLPError(f"unknown {what} {name!r}; "
+                              f"choose one of {', '.join(table)}") from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..engine import ops
-from ..errors import ScratchMLPError
+from ..errors import lookup
 
 
 def relu(X):
@@ -14,8 +14,4 @@ ACTIVATIONS = {"relu": relu, "sigmoid": ops.sigmoid, "tanh": ops.tanh}
 
 
 def get(name: str):
-    try:
-        return ACTIVATIONS[name]
-    except KeyError:
-        raise ScratchMLPError(f"unknown activation {name!r}; "
-                              f"choose one of {', '.join(ACTIVATIONS)}") from None
+    return lookup(ACTIVATIONS, name, "activation")

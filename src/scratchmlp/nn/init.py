@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ScratchMLPError
+from ..errors import lookup
 
 
 def normal(rng: np.random.Generator, fan_in: int, fan_out: int, dtype=np.float32, scale=0.01):
@@ -26,8 +26,4 @@ INITIALISERS = {"normal": normal, "xavier": xavier, "he": he}
 
 
 def get(name: str):
-    try:
-        return INITIALISERS[name]
-    except KeyError:
-        raise ScratchMLPError(f"unknown initialisation {name!r}; "
-                              f"choose one of {', '.join(INITIALISERS)}") from None
+    return lookup(INITIALISERS, name, "initialisation")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ScratchMLPError
+from ..errors import ScratchMLPError, lookup
 
 
 def sgd(params, lr, batch_size):
@@ -130,11 +130,7 @@ OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
 
 
 def get(name: str):
-    try:
-        return OPTIMIZERS[name]
-    except KeyError:
-        raise ScratchMLPError(f"unknown optimiser {name!r}; "
-                              f"choose one of {', '.join(OPTIMIZERS)}") from None
+    return lookup(OPTIMIZERS, name, "optimiser")
 
 
 def build(name: str, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
