@@ -17,7 +17,7 @@ def read_results(folder):
         return list(csv.DictReader(f))
 
 
-def test_explore_lr_marks_divergence_and_never_crashes(tmp_path, capsys):
+def test_explore_lr_marks_divergence_and_never_crashes(real_data, tmp_path, capsys):
     out = tmp_path / "lr"
     code = main(["explore", "lr", "--lrs", "0.1,1000", "--width", "16", "--epochs", "2",
                  "--out", str(out), *SMALL])
@@ -34,7 +34,7 @@ def test_explore_lr_marks_divergence_and_never_crashes(tmp_path, capsys):
         assert list(csv.DictReader(f)) == []
 
 
-def test_a_nan_loss_is_diverged_even_without_a_limit(tmp_path, capsys):
+def test_a_nan_loss_is_diverged_even_without_a_limit(real_data, tmp_path, capsys):
     code = main(["explore", "lr", "--lrs", "1e36,1e38", "--width", "16", "--epochs", "1",
                  "--activation", "tanh", "--loss-limit", "inf", "--out", str(tmp_path / "nan"),
                  *SMALL])
@@ -44,7 +44,7 @@ def test_a_nan_loss_is_diverged_even_without_a_limit(tmp_path, capsys):
     assert nan["status"] == "diverged" and nan["diverged_at"].endswith("NaN/inf loss")
 
 
-def test_explore_hidden_reruns_skip_finished_points(tmp_path, capsys):
+def test_explore_hidden_reruns_skip_finished_points(real_data, tmp_path, capsys):
     out = tmp_path / "hidden"
     args = ["explore", "hidden", "--widths", "8,16", "--epochs", "1", "--out", str(out), *SMALL]
     assert main(args) == 0
@@ -59,7 +59,7 @@ def test_explore_hidden_reruns_skip_finished_points(tmp_path, capsys):
     assert (out / "hidden.png").is_file()
 
 
-def test_explore_depth_uses_the_same_width_per_layer(tmp_path):
+def test_explore_depth_uses_the_same_width_per_layer(real_data, tmp_path):
     out = tmp_path / "depth"
     assert main(["explore", "depth", "--depths", "1,3", "--width", "12", "--epochs", "1",
                  "--out", str(out), *SMALL]) == 0
@@ -74,9 +74,8 @@ def test_explore_refuses_flags_of_another_kind(tmp_path, capsys):
     assert "explore depth takes" in capsys.readouterr().err
 
 
-def test_an_interrupted_exploration_resumes_to_the_same_numbers(tmp_path):
-    from scratchmlp.data import load
-    data = load()
+def test_an_interrupted_exploration_resumes_to_the_same_numbers(real_data, tmp_path):
+    data = real_data
     base = TrainConfig(epochs=2, lr=0.3, validation=500, subset=600, dropout=0.2,
                        augment=["shift"])
     points = [Point(f"hidden-{w}", w, TrainConfig(**{**base.to_dict(), "hidden": [w]}))

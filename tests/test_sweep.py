@@ -79,7 +79,7 @@ def test_every_point_of_the_default_space_is_a_valid_config():
 
 # ---- SQLite: outputs, resuming, refusing to mix settings --------------------------------------
 @pytest.mark.slow
-def test_sqlite_sweep_writes_outputs_and_running_again_continues(tmp_path):
+def test_sqlite_sweep_writes_outputs_and_running_again_continues(real_data, tmp_path):
     out = tmp_path / "sweep"
     first = sweep(tmp_path, "--trials", 3, "--subset", 500, "--epochs", 1, "--out", out,
                   "--best", tmp_path / "best.json")
@@ -111,7 +111,7 @@ def test_sqlite_sweep_writes_outputs_and_running_again_continues(tmp_path):
     assert "Traceback" not in other.stderr
 
 
-def test_best_json_retrains_with_scratchmlp_train(tmp_path):
+def test_best_json_retrains_with_scratchmlp_train(real_data, tmp_path):
     config = TrainConfig(hidden=[16], lr=0.1, epochs=1, optimizer="momentum", dropout=0.1,
                          schedule="cosine", augment=["flip"])
     (tmp_path / "best.json").write_text(config.to_json())
@@ -140,7 +140,7 @@ def test_bad_sweep_options_are_one_line_errors(tmp_path, capsys):
 
 # ---- a worker killed mid-trial --------------------------------------------------------------
 @pytest.mark.slow
-def test_a_killed_worker_loses_only_its_running_trial(tmp_path):
+def test_a_killed_worker_loses_only_its_running_trial(real_data, tmp_path):
     out = tmp_path / "sweep"
     space = {**TINY_SPACE, "units": [128], "optimizer": ["sgd"]}
     flags = ["--subset", 3000, "--epochs", 15, "--out", out, "--heartbeat", 1, "--no-prune"]
@@ -180,7 +180,7 @@ def test_a_killed_worker_loses_only_its_running_trial(tmp_path):
 @pytest.mark.skipif(not POSTGRES, reason="SCRATCHMLP_TEST_POSTGRES is not set: run the tests "
                                          "through `make test` (scripts/with-postgres.sh starts "
                                          "a PostgreSQL server)")
-def test_two_workers_share_a_postgres_study_and_record_each_trial_once(tmp_path):
+def test_two_workers_share_a_postgres_study_and_record_each_trial_once(real_data, tmp_path):
     study_name = f"two-workers-{os.getpid()}-{time.time_ns()}"
     done = sweep(tmp_path, "--storage", POSTGRES, "--study", study_name, "--workers", 2,
                  "--trials", 8, "--subset", 2000, "--epochs", 2, "--out", tmp_path / "out")

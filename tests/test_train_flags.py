@@ -9,7 +9,7 @@ from scratchmlp.cli import main
 from scratchmlp.train.config import TrainConfig
 
 
-def test_every_new_flag_reaches_the_run_config(tmp_path):
+def test_every_new_flag_reaches_the_run_config(real_data, tmp_path):
     out = tmp_path / "run"
     code = main(["train", "--hidden", "32,16", "--optimizer", "momentum", "--momentum", "0.8",
                  "--lr", "0.05", "--weight-decay", "1e-4", "--dropout", "0.25",
@@ -27,7 +27,7 @@ def test_every_new_flag_reaches_the_run_config(tmp_path):
     assert len(rows) == 2 and all(0 <= float(r["val_acc"]) <= 1 for r in rows)
 
 
-def test_config_file_then_flags(tmp_path):
+def test_config_file_then_flags(real_data, tmp_path):
     (tmp_path / "c.json").write_text(TrainConfig(optimizer="adam", lr=0.001,
                                                  augment=["flip"]).to_json())
     out = tmp_path / "run"
@@ -46,7 +46,7 @@ def test_config_file_then_flags(tmp_path):
     (["--weight-decay", "-1"], "expected a number 0 or more"),
     (["--validation", "60000"], "validation must be between"),
 ])
-def test_bad_values_are_one_line_errors(tmp_path, capsys, flags, message):
+def test_bad_values_are_one_line_errors(real_data, tmp_path, capsys, flags, message):
     try:
         code = main(["train", *flags, "--epochs", "1", "--out", str(tmp_path / "r"),
                      "--no-progress"])

@@ -72,6 +72,10 @@ def plot_curves(rows, path, title: str = None):
     animator.X = [epochs for _ in CURVES]
     animator.Y = [[r[key] for r in rows] for key, _, _ in CURVES]
     animator._draw()
+    for ys, (_, _, fmt), line in zip(animator.Y, CURVES, animator.axes.get_lines()):
+        scored = [(x, y) for x, y in zip(epochs, ys) if y == y]
+        if len(scored) == 1:  # scored once (train --test-once): a lone point needs a marker
+            animator.axes.plot(*scored[0], "o", color=line.get_color())
     top = max([1.0] + [v for ys in animator.Y for v in ys if v == v])
     animator.axes.set_ylim(0, top * 1.05)
     if title:

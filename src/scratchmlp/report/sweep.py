@@ -37,7 +37,9 @@ def plot_history(points, path, title: str = None):
     ax.set_xlabel("trial")
     ax.set_ylabel("validation accuracy")
     ax.grid(True, alpha=0.4)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         ax.set_title(title, fontsize=9)
     Path(path).parent.mkdir(parents=True, exist_ok=True)

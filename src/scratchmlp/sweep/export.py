@@ -119,7 +119,8 @@ def export(study, out, best_path=None) -> dict:
             written["best_copy"] = Path(best_path)
     points = [(r["number"], r["value"], r["state"]) for r in rows]
     written["history"] = plot_history(points, out / "history.png",
-                                      title=f"study {study.study_name!r}: validation accuracy")
+                                      title=f"{out.name} (study {study.study_name!r}): validation accuracy "
+                                            "of each trial")
     weights = importances(study)
     if weights:
         written["importances"] = plot_importances(weights, out / "importances.png")
