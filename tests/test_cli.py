@@ -74,6 +74,44 @@ def test_train_writes_the_run_folder(trained):
 
     assert "epoch   1/1" in done.stdout and f"results in {run}" in done.stdout
     assert "Traceback" not in done.stderr
+    assert "step/s" not in done.stderr  # no bar redraws when the output is not a terminal
+
+
+def test_the_progress_bar_shows_on_a_terminal(real_data, tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+    parent, child = pty.openpty()
+    # a fresh pseudo-terminal is 0 columns wide, and tqdm draws nothing in 0 columns
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    seen = []
+
+    def drain():  # read while it runs: a full terminal buffer would block the trainer
+        while True:
+            try:
+                chunk = os.read(parent, 65536)
+            except OSError:  # Linux: EIO once every writer has closed
+                return
+            if not chunk:
+                return
+            seen.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        done = subprocess.run([sys.executable, "-m", "scratchmlp", "train", "--epochs", "1",
+                               "--subset", "2560", "--hidden", "16", "--out", str(tmp_path / "run")],
+                              stdout=subprocess.PIPE, stderr=child, text=True, timeout=300)
+    finally:
+        os.close(child)
+        reader.join(timeout=30)
+        os.close(parent)
+    seen = b"".join(seen)
+    assert done.returncode == 0, done.stdout
+    assert b"0/10 [" in seen and b"step/s" in seen  # the bar, on the terminal
+    assert "epoch   1/1" in done.stdout
 
 
 @pytest.mark.slow

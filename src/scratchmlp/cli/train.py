@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from .common import add_data_flag, load_data
@@ -211,10 +212,12 @@ def _write_pictures(result):
 
 
 class _Progress:
-    """A tqdm bar within each epoch and one line per finished epoch."""
+    """A tqdm bar within each epoch (on a terminal only: in a log file its redraws would be
+    hundreds of lines per epoch) and one line per finished epoch."""
 
     def __init__(self, config, images: int = 60000, enabled: bool = True):
-        self.config, self.enabled, self.bar = config, enabled, None
+        self.config, self.bar = config, None
+        self.enabled = enabled and sys.stderr.isatty()
         self.steps = -(-images // config.batch_size)
 
     def batch(self, step, loss):
