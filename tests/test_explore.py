@@ -98,3 +98,20 @@ def test_an_interrupted_exploration_resumes_to_the_same_numbers(real_data, tmp_p
     for a, b in zip(straight, resumed):
         assert a["val_acc"] == b["val_acc"] and a["test_acc"] == b["test_acc"]
         assert a["train_loss"] == b["train_loss"]
+
+
+def test_the_loss_panel_does_not_blow_up_tiny_differences(tmp_path):
+    from scratchmlp.report.explore import loss_axis_limits, plot_exploration
+    low, high = loss_axis_limits([0.31194, 0.31175])
+    assert high - low >= 0.1 * 0.3118  # a 0.06% difference drawn as nearly flat
+    assert low < 0.31175 and high > 0.31194
+    assert loss_axis_limits([0.45, 0.30]) is None  # a real spread keeps matplotlib's limits
+    assert loss_axis_limits([]) is None
+    rows = [{"x": 1, "status": "ok", "val_acc": 0.86, "test_acc": 0.85, "train_acc": 0.88,
+             "train_loss": 0.31194},
+            {"x": 2, "status": "ok", "val_acc": 0.87, "test_acc": 0.86, "train_acc": 0.88,
+             "train_loss": 0.31175},
+            {"x": 3, "status": "diverged", "val_acc": float("nan"), "test_acc": float("nan"),
+             "train_acc": float("nan"), "train_loss": float("nan")}]
+    path = plot_exploration(rows, tmp_path / "depth.png", "hidden layers")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -51,12 +51,30 @@ def plot_exploration(results: list, path, xlabel: str, xscale: str = "linear",
     loss_ax.set_ylabel("training loss (last epoch)")
     if losses and max(losses) / max(min(losses), 1e-9) > 20:
         loss_ax.set_yscale("log")
+    else:
+        limits = loss_axis_limits(losses + ([low_loss] if diverged else []))
+        if limits is not None:
+            loss_ax.set_ylim(*limits)
     if title:
         fig.suptitle(title, fontsize=9)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     _save_atomic(fig, path)
     plt.close(fig)
     return Path(path)
+
+
+def loss_axis_limits(losses: list, least: float = 0.1):
+    """Limits that span at least `least` of the losses' mean, centred on them, or None when
+    they already do. Left to itself matplotlib stretches any spread over the full height, so
+    losses of 0.31194 and 0.31175 would look like a steep fall."""
+    if not losses:
+        return None
+    low, high = min(losses), max(losses)
+    span = least * (low + high) / 2
+    if high - low >= span:
+        return None
+    middle = (low + high) / 2
+    return middle - span / 2 * 1.1, middle + span / 2 * 1.1
 
 
 def _tick(value) -> str:
