@@ -201,6 +201,13 @@ SCALAR_EXPRESSIONS = [
     ("x/np.sqrt(2.0)", lambda x: x / numpy.sqrt(2.0)),
     ("float64 ndarray*x", lambda x: numpy.linspace(0, 1, 3) * x),
     ("maximum(x,np.float64)", lambda x: np.maximum(x, numpy.float64(0))),
+    # ... and so are integer and boolean ones in arithmetic (MXNet: int with float32 is float32)
+    ("x*int ndarray", lambda x: x * numpy.arange(x.shape[-1])),
+    ("np.int64+x", lambda x: numpy.int64(2) + x),
+    ("x*bool mask", lambda x: x * (numpy.arange(x.shape[-1]) > 0)),
+    ("x**int ndarray", lambda x: x ** numpy.full(x.shape[-1], 2)),
+    ("maximum(x,int ndarray)", lambda x: np.maximum(x, numpy.zeros(x.shape[-1], numpy.int32))),
+    ("dot(x,int matrix)", lambda x: np.dot(x, numpy.ones((x.shape[-1], 2), numpy.int64))),
 ]
 
 

@@ -24,12 +24,17 @@ def _wrap(data: np.ndarray) -> Array:
     return result
 
 
-def op(forward):
-    """Turn `forward(*ndarrays, **options) -> (out, vjps)` into a differentiable op on Arrays."""
+def op(forward=None, *, arithmetic: bool = False):
+    """Turn `forward(*ndarrays, **options) -> (out, vjps)` into a differentiable op on Arrays.
+    `arithmetic` ops take numbers on every side, so integer and boolean NumPy constants are
+    cast to the Arrays' float dtype too (other ops take integer labels, masks, indices)."""
+    if forward is None:
+        return functools.partial(op, arithmetic=arithmetic)
+    constant_kinds = "fiub" if arithmetic else "f"
 
     @functools.wraps(forward)
     def differentiable(*inputs, **options):
-        raw = _unwrap(inputs)
+        raw = _unwrap(inputs, constant_kinds)
         out, vjps = forward(*raw, **options)
         result = _wrap(out if type(out) is np.ndarray else np.asarray(out))
         if _recording():
@@ -45,44 +50,45 @@ def op(forward):
     return differentiable
 
 
-def _unwrap(inputs) -> list:
-    """The ndarrays behind the inputs. A NumPy float constant takes the Arrays' float dtype, as a
-    Python float does (and as MXNet casts scalars): float32 * np.float64(0.5) stays float32."""
+def _unwrap(inputs, kinds: str = "f") -> list:
+    """The ndarrays behind the inputs. A NumPy constant of one of `kinds` takes the Arrays' float
+    dtype, as a Python float does (and as MXNet casts scalars): float32 * np.float64(0.5) and
+    float32 * np.arange(3) stay float32."""
     raw = [x.data if isinstance(x, Array) else x for x in inputs]
     for x in inputs:
-        if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "f":
-            return _cast_constants(inputs, raw)
+        if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in kinds:
+            return _cast_constants(inputs, raw, kinds)
     return raw
 
 
-def _cast_constants(inputs, raw) -> list:
+def _cast_constants(inputs, raw, kinds: str) -> list:
     floats = [x.data.dtype for x in inputs if isinstance(x, Array) and x.data.dtype.kind == "f"]
     if floats:
         target = floats[0] if len(floats) == 1 else np.result_type(*floats)
         for i, x in enumerate(inputs):
-            if (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "f"
+            if (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in kinds
                     and x.dtype != target):
                 raw[i] = x.astype(target)
     return raw
 
 
 # ---- elementwise arithmetic (broadcasting undone by backward) ----------------------------
-@op
+@op(arithmetic=True)
 def add(a, b):
     return np.add(a, b), (lambda g: g, lambda g: g)
 
 
-@op
+@op(arithmetic=True)
 def subtract(a, b):
     return np.subtract(a, b), (lambda g: g, np.negative)
 
 
-@op
+@op(arithmetic=True)
 def multiply(a, b):
     return np.multiply(a, b), (lambda g: g * b, lambda g: g * a)
 
 
-@op
+@op(arithmetic=True)
 def divide(a, b):
     return np.divide(a, b), (lambda g: g / b, lambda g: -g * a / (b * b))
 
@@ -92,7 +98,7 @@ def negative(a):
     return np.negative(a), (np.negative,)
 
 
-@op
+@op(arithmetic=True)
 def power(a, b):
     out = np.power(a, b)
     return out, (lambda g: g * b * np.power(a, b - 1), lambda g: g * out * np.log(a))
@@ -101,13 +107,13 @@ def power(a, b):
 # maximum/minimum/relu route the gradient by multiplying it with a boolean mask, as MXNet's
 # backward does: several times faster than np.where. (A non-finite incoming gradient thus
 # stays NaN where the mask is 0 instead of becoming 0; it only arises after divergence.)
-@op
+@op(arithmetic=True)
 def maximum(a, b):
     # Ties send the gradient to `b`, so relu = maximum(x, 0) has derivative 0 at x == 0.
     return np.maximum(a, b), (lambda g: g * (a > b), lambda g: g * ~(a > b))
 
 
-@op
+@op(arithmetic=True)
 def minimum(a, b):
     return np.minimum(a, b), (lambda g: g * (a < b), lambda g: g * ~(a < b))
 
@@ -155,7 +161,7 @@ def dropout(a, keep):
 
 
 # ---- linear algebra ------------------------------------------------------------------------
-@op
+@op(arithmetic=True)
 def matmul(a, b):
     """NumPy's matmul; 1-d operands are promoted and batch dimensions broadcast."""
     a, b = np.asarray(a), np.asarray(b)
