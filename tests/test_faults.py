@@ -274,6 +274,32 @@ def test_resume_refuses_a_damaged_checkpoint(capsys, tmp_path, data_dir, monkeyp
                    "run/checkpoint.npz: damaged .npz model file")
 
 
+SLOW_LOAD_CLI = """
+import sys, time
+import scratchmlp.cli.train as cli_train
+from scratchmlp.cli import main
+def load_data(args):
+    print("loading", flush=True)
+    time.sleep(60)
+cli_train.load_data = load_data
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_while_the_data_loads_is_one_line_and_writes_nothing(tmp_path, data_dir):
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_LOAD_CLI, "train", "--data-dir", str(data_dir), "--out",
+         str(run), *map(str, TRAIN_FLAGS)],
+        env=subprocess_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "loading\n"
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert err.startswith("scratchmlp: interrupted") and len(err.splitlines()) == 1, err
+    assert not run.exists()
+
+
 def test_a_second_ctrl_c_stops_at_once(capsys, data_dir, monkeypatch):
     """The first Ctrl-C asks for a stop after the step; a second one does not wait."""
     from scratchmlp.train import run as run_module

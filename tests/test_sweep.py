@@ -204,3 +204,39 @@ def test_two_workers_share_a_postgres_study_and_record_each_trial_once(real_data
         rows = list(csv.DictReader(f))
     assert sorted(int(r["number"]) for r in rows) == numbers
     assert "postgres:***@" in done.stdout and POSTGRES.split("@")[0].split(":")[-1] not in done.stdout
+
+
+def test_sigterm_stops_every_worker_and_records_their_trials_fail(real_data, tmp_path):
+    """A `kill` of the sweep (a batch system's time limit) reaches the parent only: it asks its
+    workers to stop after their current batch, writes the outputs and exits 130."""
+    out = tmp_path / "sweep"
+    space = {**TINY_SPACE, "units": [128], "optimizer": ["sgd"]}
+    flags = ["--subset", 3000, "--epochs", 200, "--out", out, "--workers", 2, "--no-prune"]
+    parent = sweep(tmp_path, "--trials", 4, *flags, space=space, stdout=subprocess.PIPE,
+                   stderr=subprocess.STDOUT)
+    seen, training = [], set()
+    try:
+        for line in parent.stdout:  # wait until both workers are inside a trial
+            seen.append(line)
+            if " epoch 1/" in line:
+                training.add(int(line.split("(pid ")[1].split(")")[0]))
+            if len(training) == 2:
+                break
+        parent.send_signal(signal.SIGTERM)
+        rest, _ = parent.communicate(timeout=120)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    output = "".join(seen) + rest
+    assert parent.returncode == 130, output
+    assert "Traceback" not in output
+    assert output.count("stopped by a signal; its running trial is recorded as FAIL") == 2
+    assert output.rstrip().endswith("run the same command again to continue the study")
+    for pid in training:  # no orphan goes on training
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    study = load_study(f"sqlite:///{out / 'study.db'}")
+    states = [t.state for t in study.trials]
+    assert states == [optuna.trial.TrialState.FAIL] * 2, states  # recorded, not left RUNNING
+    with open(out / "trials.csv", newline="") as f:
+        assert [row["state"] for row in csv.DictReader(f)] == ["fail", "fail"]

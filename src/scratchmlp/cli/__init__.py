@@ -7,7 +7,9 @@ work, matplotlib, optuna) happen inside the commands, so `scratchmlp --help` sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
 
 COMMANDS = ("train", "evaluate", "predict", "export", "explore",
@@ -52,7 +54,8 @@ def main(argv=None) -> int:
         return EXIT_USER_ERROR
     from ..errors import ScratchMLPError
     try:
-        return args.func(args) or 0
+        with _terminate_as_interrupt():
+            return args.func(args) or 0
     except ScratchMLPError as e:
         code = getattr(e, "exit_code", EXIT_USER_ERROR)
         kind = "" if code == EXIT_INTERRUPTED else "error: "  # an interrupt is no mistake
@@ -62,6 +65,23 @@ def main(argv=None) -> int:
         print("scratchmlp: interrupted (finished epochs of a run are saved; continue it with "
               "scratchmlp train --resume RUN)", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a `kill`, a batch system's time limit) ends a command as Ctrl-C does: with one
+    line and exit 130, not silently, even before training's own handler is installed."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _one_line(error) -> str:

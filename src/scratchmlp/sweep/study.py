@@ -67,9 +67,28 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+class _InterruptedTrialLine:
+    """Optuna logs a failed trial with its traceback; for a trial stopped by Ctrl-C or SIGTERM
+    that is noise, so such a record becomes one line and keeps no traceback."""
+
+    @staticmethod
+    def filter(record) -> bool:
+        from ..train.run import Interrupted
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, (Interrupted, KeyboardInterrupt)):
+            record.msg = (record.getMessage().split(" because of")[0]
+                          + " because the sweep was stopped; it is recorded as FAIL")
+            record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
 def _quiet_optuna():
+    import logging
     import warnings
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    failures = logging.getLogger("optuna.study._optimize")  # where optuna logs failed trials
+    if not any(isinstance(f, _InterruptedTrialLine) for f in failures.filters):
+        failures.addFilter(_InterruptedTrialLine())
     # heartbeats and their retry callback are marked experimental; we rely on them knowingly
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
@@ -209,6 +228,9 @@ def work(settings: SweepSettings, worker: int = 0, say=_print, should_stop=None)
         say(f"{tag} finished trial {frozen.number}: {outcome} | "
             f"{finished_count(study)} of {settings.trials} | {best_line(study)}")
 
+    if should_stop is not None and should_stop():  # stopped while loading: start no trial
+        from ..train.run import Interrupted
+        raise Interrupted("stopped before its first trial")
     if finished_count(study) < settings.trials:
         study.optimize(objective, n_trials=settings.trials, gc_after_trial=True,
                        callbacks=[MaxTrialsCallback(settings.trials, states=FINISHED), trial_done])
@@ -225,22 +247,34 @@ def describe_point(config: TrainConfig) -> str:
 
 # ---- several local workers --------------------------------------------------------------------
 def _worker_main(settings_dict: dict, worker: int, threads: int):
-    """Entry point of a spawned worker process: pin BLAS threads before NumPy loads."""
+    """Entry point of a spawned worker process: pin BLAS threads before NumPy loads. SIGINT and
+    SIGTERM (Ctrl-C reaches every process of the terminal; the parent forwards a SIGTERM) stop
+    it after the current batch: the running trial is recorded FAIL, finished ones stay."""
+    import signal
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, str(threads))
+    stop = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.append(True))
     try:
-        work(SweepSettings(**settings_dict), worker)
-    except KeyboardInterrupt:
-        pass  # optuna has marked the running trial FAIL; finished ones are stored
+        work(SweepSettings(**settings_dict), worker, should_stop=lambda: bool(stop))
+    except (KeyboardInterrupt, ScratchMLPError):
+        if not stop:
+            raise
+        print(f"worker {worker} (pid {os.getpid()}) stopped by a signal; its running trial is "
+              "recorded as FAIL", flush=True)
 
 
 def run_workers(settings: SweepSettings, say=_print, should_stop=None):
-    """`settings.workers` workers on one study: in this process for 1, else spawned processes."""
+    """`settings.workers` workers on one study: in this process for 1, else spawned processes.
+    When `should_stop()` turns true the workers are asked to stop (SIGTERM), then awaited."""
     open_study(settings)  # create it once here, so workers do not race to create it
     if settings.workers <= 1:
         work(settings, 0, say=say, should_stop=should_stop)
         return
     import multiprocessing
+    import multiprocessing.connection
+    import signal
     context = multiprocessing.get_context("spawn")  # no fork: BLAS threads and DB sessions
     threads = max(1, (os.cpu_count() or 1) // settings.workers)
     processes = [context.Process(target=_worker_main, args=(asdict(settings), i, threads),
@@ -248,13 +282,25 @@ def run_workers(settings: SweepSettings, say=_print, should_stop=None):
                  for i in range(settings.workers)]
     for process in processes:
         process.start()
+    stopping = False
     try:
+        while any(process.is_alive() for process in processes):
+            if not stopping and should_stop is not None and should_stop():
+                stopping = True
+                for process in processes:
+                    if process.is_alive():
+                        os.kill(process.pid, signal.SIGTERM)
+            multiprocessing.connection.wait([p.sentinel for p in processes if p.is_alive()],
+                                            timeout=0.2)
+    except KeyboardInterrupt:  # asked twice: give them a moment to record, then end them
         for process in processes:
-            process.join()
-    except KeyboardInterrupt:
-        for process in processes:  # they got the same SIGINT; give them time to record it
             process.join(timeout=30)
+            if process.is_alive():
+                process.terminate()
         raise
+    if stopping:
+        from ..train.run import Interrupted
+        raise Interrupted("the sweep's workers stopped after their current batch")
     failed = [p.name for p in processes if p.exitcode not in (0, None)]
     if failed:
         raise ScratchMLPError(f"sweep worker(s) {', '.join(failed)} stopped with an error "
