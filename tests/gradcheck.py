@@ -43,27 +43,29 @@ def analytic_grads(fn, inputs, head):
     return [leaf.grad.copy() for leaf in leaves]
 
 
+def numeric_grad(f, x: np.ndarray, eps=1e-6) -> np.ndarray:
+    """d f() / d x by central differences, one coordinate at a time; `f` reads the float64
+    array `x`, which is changed in place and restored."""
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        saved = x[i]
+        x[i] = saved + eps
+        up = f()
+        x[i] = saved - eps
+        down = f()
+        x[i] = saved
+        grad[i] = (up - down) / (2 * eps)
+    return grad
+
+
 def numeric_grads(fn, inputs, head, eps=1e-6):
-    """Central differences of sum(head * fn(*inputs)), one coordinate at a time."""
+    """Central differences of sum(head * fn(*inputs)) with respect to each input."""
     values = [np.array(x, dtype=np.float64) for x in inputs]
 
     def objective():
         return float(np.sum(head * fn(*[Array(v, dtype=np.float64) for v in values]).data))
 
-    grads = []
-    for value in values:
-        grad = np.zeros_like(value)
-        flat, flat_grad = value.reshape(-1), grad.reshape(-1)  # views: writes reach `value`
-        for i in range(flat.size):
-            saved = flat[i]
-            flat[i] = saved + eps
-            up = objective()
-            flat[i] = saved - eps
-            down = objective()
-            flat[i] = saved
-            flat_grad[i] = (up - down) / (2 * eps)
-        grads.append(grad)
-    return grads
+    return [numeric_grad(objective, value, eps) for value in values]
 
 
 def check_grads(fn, *inputs, seed=0, eps=1e-6) -> float:

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from gradcheck import numeric_grad
 from scratchmlp.data import DataIter, FashionMNIST, split_validation
 from scratchmlp.data import augment as aug
 from scratchmlp.engine import Array, ops, record, use_dtype
@@ -19,20 +20,6 @@ from scratchmlp.nn.schedule import learning_rate
 from scratchmlp.train.config import TrainConfig
 from scratchmlp.train.modelfile import load_checkpoint
 from scratchmlp.train.run import fit
-
-
-def numeric_grad(f, x: np.ndarray, eps=1e-6) -> np.ndarray:
-    """Central differences of the scalar f() with respect to each entry of x (in place)."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        up = f()
-        x[i] = old - eps
-        down = f()
-        x[i] = old
-        grad[i] = (up - down) / (2 * eps)
-    return grad
 
 
 def fake_data(n_train=300, n_test=100, seed=0) -> FashionMNIST:

@@ -7,23 +7,10 @@ also checked against the general ops they stand in for.
 import numpy as np
 import pytest
 
+from gradcheck import numeric_grad
 from scratchmlp.data import DataIter
 from scratchmlp.engine import Array, ops, record, use_dtype
 from scratchmlp.nn import MLP
-
-
-def numeric_grad(f, x: np.ndarray, eps=1e-6) -> np.ndarray:
-    """d f / d x by central differences; `f` maps the float64 array `x` to a float."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        saved = x[i]
-        x[i] = saved + eps
-        up = f()
-        x[i] = saved - eps
-        down = f()
-        x[i] = saved
-        grad[i] = (up - down) / (2 * eps)
-    return grad
 
 
 def check_grads(fn, arrays, weights):
