@@ -308,3 +308,15 @@ def test_mlp_class_gradient_two_hidden_layers():
         return loss(model(Array(X)), y).mean()
 
     assert_grads(objective, *[p.data.copy() for p in model.params])
+
+
+def test_the_checker_catches_a_wrong_gradient_rule():
+    from gradcheck import check_grads
+    from scratchmlp.engine.ops import op
+
+    @op
+    def square_missing_factor_2(a):
+        return a * a, (lambda g: g * a,)  # d(a^2)/da is 2a: this rule is wrong by half
+
+    x = numpy.random.default_rng(1).uniform(0.5, 1.5, (3, 2))
+    assert check_grads(square_missing_factor_2, x) > 0.1
