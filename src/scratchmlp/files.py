@@ -73,3 +73,16 @@ def atomic_write_bytes(path, data: bytes):
 def atomic_write_text(path, text: str):
     with atomic_open(path, "w") as f:
         f.write(text)
+
+
+def read_json(path, what: str):
+    """The JSON value in `path`, or a one-line error naming it as `what` ("config",
+    "search space")."""
+    import json
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScratchMLPError(f"{path}: no such {what} file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ScratchMLPError(f"{path}: not a readable JSON {what} ({e})") from None

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 from ..errors import ScratchMLPError
+from ..files import read_json
 
 DEFAULT_SPACE = {
     "lr": {"low": 1e-4, "high": 1.0, "log": True},
@@ -36,13 +36,7 @@ def load_space(path=None, overrides: dict = None) -> dict:
     """DEFAULT_SPACE with the entries of a JSON file and then of `overrides` replacing its own."""
     space = dict(DEFAULT_SPACE)
     if path is not None:
-        path = Path(path)
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ScratchMLPError(f"{path}: no such search-space file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ScratchMLPError(f"{path}: not a readable JSON search space ({e})") from None
+        values = read_json(path, "search space")
         if not isinstance(values, dict):
             raise ScratchMLPError(f"{path}: expected a JSON object of parameter -> choices")
         space.update(_checked(values, str(path)))

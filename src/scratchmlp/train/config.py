@@ -10,9 +10,9 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..errors import ScratchMLPError
+from ..files import read_json
 
 
 @dataclass
@@ -100,14 +100,7 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path) -> "TrainConfig":
-        path = Path(path)
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ScratchMLPError(f"{path}: no such config file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ScratchMLPError(f"{path}: not a readable JSON config ({e})") from None
-        return cls.from_dict(values, str(path))
+        return cls.from_dict(read_json(path, "config"), str(path))
 
 
 _KIND_NAMES = {list: "list", str: "string"}
