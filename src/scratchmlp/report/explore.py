@@ -52,7 +52,7 @@ def plot_exploration(results: list, path, xlabel: str, xscale: str = "linear",
     if losses and max(losses) / max(min(losses), 1e-9) > 20:
         loss_ax.set_yscale("log")
     else:
-        limits = loss_axis_limits(losses + ([low_loss] if diverged else []))
+        limits = loss_axis_limits(losses)  # the diverged marks sit at min(losses)
         if limits is not None:
             loss_ax.set_ylim(*limits)
     if title:

@@ -25,6 +25,7 @@ from optuna.trial import TrialState
 from ..errors import ScratchMLPError
 from ..train.config import TrainConfig
 from ..train.loop import Diverged
+from ..train.run import Interrupted, fit
 from .space import suggest, to_config_values
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -73,7 +74,6 @@ class _InterruptedTrialLine:
 
     @staticmethod
     def filter(record) -> bool:
-        from ..train.run import Interrupted
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, (Interrupted, KeyboardInterrupt)):
             record.msg = (record.getMessage().split(" because of")[0]
@@ -183,7 +183,6 @@ def _print(line: str):
 def work(settings: SweepSettings, worker: int = 0, say=_print, should_stop=None) -> int:
     """Run trials until the study holds `settings.trials` finished ones; the count this ran."""
     from ..data import load
-    from ..train.run import fit
 
     study = open_study(settings, worker)
     optuna.storages.fail_stale_trials(study)  # trials of dead workers: FAIL, then re-queued
@@ -229,7 +228,6 @@ def work(settings: SweepSettings, worker: int = 0, say=_print, should_stop=None)
             f"{finished_count(study)} of {settings.trials} | {best_line(study)}")
 
     if should_stop is not None and should_stop():  # stopped while loading: start no trial
-        from ..train.run import Interrupted
         raise Interrupted("stopped before its first trial")
     if finished_count(study) < settings.trials:
         study.optimize(objective, n_trials=settings.trials, gc_after_trial=True,
@@ -299,7 +297,6 @@ def run_workers(settings: SweepSettings, say=_print, should_stop=None):
                 process.terminate()
         raise
     if stopping:
-        from ..train.run import Interrupted
         raise Interrupted("the sweep's workers stopped after their current batch")
     failed = [p.name for p in processes if p.exitcode not in (0, None)]
     if failed:
