@@ -1,15 +1,23 @@
-"""The array type with `.grad`, the recording switch, and the backward pass.
+"""The array type with `.grad` and its operators, the recording switch, and the backward pass.
 
-An `Array` wraps a NumPy ndarray (`.data`). Results of differentiable ops made while
-`record()` is on, from inputs that need a gradient, remember their inputs and the
-vector-Jacobian products (VJPs) that send a gradient back to each one. `backward()` walks
-that graph once in reverse topological order. Semantics follow MXNet's: a non-scalar result
-is summed (head gradient of ones) and every `backward()` overwrites `.grad`.
+An `Array` wraps a NumPy ndarray (`.data`). Its operators (`+ - * / ** @`, indexing, `.sum()`,
+`.reshape()`, ...) are the differentiable ops defined below the class, each a forward beside
+its gradient rules; the other ops (activations, the fused layer, losses) are in `ops.py`,
+made the same way with `op`.
+
+Results of ops made while `record()` is on, from inputs that need a gradient, remember their
+inputs and the rules that send a gradient back to each one: either one vector-Jacobian
+product (VJP) per input, a row of the gradient table, or for a fused op one function that
+returns all its inputs' gradients as a tuple. `backward()` walks that graph once in reverse
+topological order and undoes NumPy broadcasting for every input in one place. Semantics
+follow MXNet's: a non-scalar result is summed (head gradient of ones) and every `backward()`
+overwrites `.grad`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 
 import numpy as np
@@ -71,10 +79,81 @@ def as_data(value, dtype=None) -> np.ndarray:
     return array
 
 
+# ---- making ops: the bookkeeping every op shares ------------------------------------------
+def op(forward=None, *, arithmetic: bool = False):
+    """Turn `forward(*ndarrays, **options) -> (out, rules)` into a differentiable op on Arrays.
+
+    `rules` is either a tuple with one VJP per positional input (`g -> that input's gradient`;
+    None for an input that takes none), or, for a fused op, one function
+    `backward(g, needed) -> tuple of input gradients` (`needed[i]`: input i wants one).
+    Arrays are unwrapped, the graph is recorded only while `record()` is on and an input needs
+    a gradient, and rules of inputs that need none are never run. `arithmetic` ops take
+    numbers on every side, so integer and boolean NumPy constants are cast to the Arrays'
+    float dtype too (other ops take integer labels, masks, indices as given).
+    """
+    if forward is None:
+        return functools.partial(op, arithmetic=arithmetic)
+    constant_kinds = "fiub" if arithmetic else "f"
+
+    @functools.wraps(forward)
+    def differentiable(*inputs, **options):
+        out, rules = forward(*_unwrap(inputs, constant_kinds), **options)
+        result = _wrap(out if type(out) is np.ndarray else np.asarray(out))
+        if is_recording():
+            parents = tuple(x if isinstance(x, Array) and x.requires_grad else None
+                            for x in inputs)
+            if any(parent is not None for parent in parents):
+                result._parents, result._rules = parents, rules
+        return result
+
+    return differentiable
+
+
+def _wrap(data: np.ndarray) -> "Array":
+    result = Array.__new__(Array)  # skip __init__'s dtype conversion: ops keep their dtype
+    result.data, result.grad, result._grad_attached = data, None, False
+    result._parents, result._rules = (), ()
+    return result
+
+
+def _unwrap(inputs, kinds: str = "f") -> list:
+    """The ndarrays behind the inputs. A NumPy constant of one of `kinds` takes the Arrays' float
+    dtype, as a Python float does (and as MXNet casts scalars): float32 * np.float64(0.5) and
+    float32 * np.arange(3) stay float32."""
+    raw = [x.data if isinstance(x, Array) else x for x in inputs]
+    for x in inputs:
+        if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in kinds:
+            return _cast_constants(inputs, raw, kinds)
+    return raw
+
+
+def _cast_constants(inputs, raw, kinds: str) -> list:
+    floats = [x.data.dtype for x in inputs if isinstance(x, Array) and x.data.dtype.kind == "f"]
+    if floats:
+        target = floats[0] if len(floats) == 1 else np.result_type(*floats)
+        for i, x in enumerate(inputs):
+            if (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in kinds
+                    and x.dtype != target):
+                raw[i] = x.astype(target)
+    return raw
+
+
+def _input_grads(node: "Array", grad: np.ndarray):
+    """The gradients `node`'s rules send to its inputs (None for an input that needs none)."""
+    rules = node._rules
+    if callable(rules):  # a fused op: all of them at once
+        return rules(grad, tuple(parent is not None for parent in node._parents))
+    return [None if parent is None else rule(grad) for parent, rule in zip(node._parents, rules)]
+
+
+def _constant(x):
+    return x.data if isinstance(x, Array) else x
+
+
 class Array:
     """An n-dimensional array that can take part in reverse-mode differentiation."""
 
-    __slots__ = ("data", "grad", "_grad_attached", "_parents", "_vjps", "__weakref__")
+    __slots__ = ("data", "grad", "_grad_attached", "_parents", "_rules", "__weakref__")
     __array_ufunc__ = None  # make `ndarray + Array` call Array.__radd__ instead of NumPy
 
     def __init__(self, data, dtype=None):
@@ -82,14 +161,14 @@ class Array:
         self.grad = None
         self._grad_attached = False
         self._parents = ()  # inputs this result was computed from (only while recording)
-        self._vjps = ()  # one gradient rule per parent
+        self._rules = ()  # how the gradient goes back to them (see `op`)
 
     # ---- autograd -----------------------------------------------------------------
     def attach_grad(self):
         """Allocate `.grad` and mark this array as a leaf whose gradient backward() writes."""
         self.grad = np.zeros_like(self.data)
         self._grad_attached = True
-        self._parents, self._vjps = (), ()
+        self._parents, self._rules = (), ()
 
     @property
     def requires_grad(self) -> bool:
@@ -119,14 +198,108 @@ class Array:
                 continue
             if node._grad_attached:
                 node.grad = _own_copy(grad, node.data, handed_out)
-            for parent, vjp in zip(node._parents, node._vjps):
+            for parent, parent_grad in zip(node._parents, _input_grads(node, grad)):
                 if parent is None:
                     continue
-                parent_grad = vjp(grad)
                 if parent_grad.shape != parent.data.shape:  # the op broadcast this input
                     parent_grad = unbroadcast(parent_grad, parent.data.shape)
                 key = id(parent)
                 grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+
+    # ---- arithmetic operators: the ops below the class -------------------------------
+    def __add__(self, other):
+        return add(self, other)
+
+    def __radd__(self, other):
+        return add(other, self)
+
+    def __sub__(self, other):
+        return subtract(self, other)
+
+    def __rsub__(self, other):
+        return subtract(other, self)
+
+    def __mul__(self, other):
+        return multiply(self, other)
+
+    def __rmul__(self, other):
+        return multiply(other, self)
+
+    def __truediv__(self, other):
+        return divide(self, other)
+
+    def __rtruediv__(self, other):
+        return divide(other, self)
+
+    def __pow__(self, other):
+        return power(self, other)
+
+    def __rpow__(self, other):
+        return power(other, self)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    def __neg__(self):
+        return negative(self)
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            return getitem(self, tuple(_constant(k) for k in key))
+        return getitem(self, _constant(key))
+
+    # ---- comparisons: plain boolean Arrays, no gradient ---------------------------------
+    def __eq__(self, other):
+        return Array(np.equal(self.data, _constant(other)))
+
+    def __ne__(self, other):
+        return Array(np.not_equal(self.data, _constant(other)))
+
+    def __lt__(self, other):
+        return Array(np.less(self.data, _constant(other)))
+
+    def __le__(self, other):
+        return Array(np.less_equal(self.data, _constant(other)))
+
+    def __gt__(self, other):
+        return Array(np.greater(self.data, _constant(other)))
+
+    def __ge__(self, other):
+        return Array(np.greater_equal(self.data, _constant(other)))
+
+    __hash__ = object.__hash__
+
+    # ---- methods: differentiable ones are the ops below the class ------------------------
+    def sum(self, axis=None, keepdims=False) -> "Array":
+        return sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False) -> "Array":
+        return mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False) -> "Array":
+        return max(self, axis=axis, keepdims=keepdims)
+
+    def exp(self) -> "Array":
+        return exp(self)
+
+    def log(self) -> "Array":
+        return log(self)
+
+    def reshape(self, *shape, **kwargs) -> "Array":
+        return reshape(self, kwargs.get("shape", shape[0] if len(shape) == 1 else shape))
+
+    def transpose(self, *axes) -> "Array":
+        return transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
+
+    @property
+    def T(self) -> "Array":  # noqa: N802 - NumPy's name
+        return transpose(self)
+
+    def argmax(self, axis=None) -> "Array":
+        return Array(np.argmax(self.data, axis=axis))
 
     # ---- conversions and shape ------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
@@ -198,6 +371,137 @@ class Array:
         return self._write("__itruediv__", other)
 
 
+# ---- the ops behind the operators: each forward beside its gradient rules -----------------
+def _same(g):
+    return g
+
+
+@op(arithmetic=True)
+def add(a, b):
+    return np.add(a, b), (_same, _same)
+
+
+@op(arithmetic=True)
+def subtract(a, b):
+    return np.subtract(a, b), (_same, np.negative)
+
+
+@op(arithmetic=True)
+def multiply(a, b):
+    return np.multiply(a, b), (lambda g: g * b, lambda g: g * a)
+
+
+@op(arithmetic=True)
+def divide(a, b):
+    return np.divide(a, b), (lambda g: g / b, lambda g: -g * a / (b * b))
+
+
+@op
+def negative(a):
+    return np.negative(a), (np.negative,)
+
+
+@op(arithmetic=True)
+def power(a, b):
+    out = np.power(a, b)
+    return out, (lambda g: g * b * np.power(a, b - 1), lambda g: g * out * np.log(a))
+
+
+@op(arithmetic=True)
+def matmul(a, b):
+    """NumPy's matmul; 1-d operands are promoted and batch dimensions broadcast."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ScratchMLPError("matmul/dot of a scalar: use * instead")
+    out = np.matmul(a, b)
+    if a.ndim == 1 and b.ndim == 1:
+        return out, (lambda g: g * b, lambda g: g * a)
+    if b.ndim == 1:  # (..., m, k) @ (k,) -> (..., m)
+        return out, (lambda g: g[..., None] * b,
+                     lambda g: a.reshape(-1, a.shape[-1]).T @ g.reshape(-1))
+    if a.ndim == 1:  # (k,) @ (..., k, n) -> (..., n)
+        return out, (lambda g: (b @ g[..., None])[..., 0],
+                     lambda g: a[:, None] * g[..., None, :])
+    # BLAS reads the transposed views directly: no copies.
+    return out, (lambda g: g @ np.swapaxes(b, -1, -2), lambda g: np.swapaxes(a, -1, -2) @ g)
+
+
+@op
+def exp(a):
+    out = np.exp(a)
+    return out, (lambda g: g * out,)
+
+
+@op
+def log(a):
+    return np.log(a), (lambda g: g / a,)
+
+
+# ---- reductions and shape (note: `sum` and `max` shadow the builtins in this module) ----------
+def _expand(g, shape, axis, keepdims):
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape)
+
+
+@op
+def sum(a, axis=None, keepdims=False):  # noqa: A001 - mirrors numpy's name
+    return np.sum(a, axis=axis, keepdims=keepdims), (
+        lambda g: _expand(g, np.shape(a), axis, keepdims),)
+
+
+@op
+def mean(a, axis=None, keepdims=False):
+    shape = np.shape(a)
+    axes = range(len(shape)) if axis is None else np.atleast_1d(axis)
+    count = int(np.prod([shape[i] for i in axes]))
+    return np.mean(a, axis=axis, keepdims=keepdims), (
+        lambda g: _expand(g / count, np.shape(a), axis, keepdims),)
+
+
+@op
+def max(a, axis=None, keepdims=False):  # noqa: A001 - mirrors numpy's name
+    top = np.max(a, axis=axis, keepdims=True)
+
+    def vjp(g):  # ties share the gradient equally
+        winners = a == top
+        g = _expand(g, top.shape, None, True) if keepdims or axis is None else np.expand_dims(g, axis)
+        return winners * g / winners.sum(axis=axis, keepdims=True)
+
+    return (top if keepdims else np.squeeze(top, axis=axis)), (vjp,)
+
+
+@op
+def reshape(a, shape):
+    return np.reshape(a, shape), (lambda g: np.reshape(g, np.shape(a)),)
+
+
+@op
+def transpose(a, axes=None):
+    # argsort of the axes inverts the permutation only once negative axes are made positive
+    inverse = None if axes is None else np.argsort([i % np.ndim(a) for i in axes])
+    return np.transpose(a, axes), (lambda g: np.transpose(g, inverse),)
+
+
+def _is_advanced(key) -> bool:
+    keys = key if isinstance(key, tuple) else (key,)
+    return any(isinstance(k, (list, range, np.ndarray)) for k in keys)
+
+
+@op
+def getitem(a, key):
+    def vjp(g):
+        full = np.zeros_like(a, dtype=g.dtype)
+        if _is_advanced(key):
+            np.add.at(full, key, g)  # repeated indices add up
+        else:
+            full[key] = g
+        return full
+
+    return a[key], (vjp,)
+
+
+# ---- the backward pass's helpers -------------------------------------------------------------
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum `grad` over the axes NumPy broadcast to reach it from an input of `shape`."""
     if grad.shape == shape:
