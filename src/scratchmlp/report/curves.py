@@ -6,10 +6,6 @@ from pathlib import Path
 
 from ._mpl import in_notebook, pyplot
 
-CURVES = (("train_loss", "train loss", "-"), ("train_acc", "train acc", "m--"),
-          ("test_acc", "test acc", "g-."))
-
-
 class Animator:
     """Plots data in animation, as d2l's: call `add(x, ys)`; redraws live in a notebook."""
 
@@ -63,27 +59,66 @@ class Animator:
         pyplot().close(self.fig)
 
 
-def plot_curves(rows, path, title: str = None):
-    """The chapter's figure from metric rows: epoch on x; train loss, train acc, test acc."""
+# metric, legend label, colour, line style; loss and accuracies share one axis as in the chapter
+CURVES = (("train_loss", "train loss", "tab:blue", "-"), ("train_acc", "train acc", "m", "--"),
+          ("val_acc", "validation acc", "tab:cyan", ":"), ("test_acc", "test acc", "g", "-."))
+
+
+def draw_curves(rows, title: str = None):
+    """The chapter's figure from metric rows: epoch on x; train loss, train acc, validation
+    acc (when the run held images out) and test acc. A metric scored at a single epoch (a
+    one-epoch run, `train --test-once`) is a marker, in the legend too. Returns the figure."""
+    from matplotlib.ticker import MaxNLocator
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
     epochs = [r["epoch"] for r in rows]
-    animator = Animator(xlabel="epoch", legend=[label for _, label, _ in CURVES],
-                        xlim=[1, max(epochs[-1] if epochs else 1, 2)], ylim=[0.0, 1.0],
-                        fmts=[fmt for _, _, fmt in CURVES], figsize=(5, 3.5))
-    animator.X = [epochs for _ in CURVES]
-    animator.Y = [[r[key] for r in rows] for key, _, _ in CURVES]
-    animator._draw()
-    for ys, (_, _, fmt), line in zip(animator.Y, CURVES, animator.axes.get_lines()):
-        scored = [(x, y) for x, y in zip(epochs, ys) if y == y]
-        if len(scored) == 1:  # scored once (train --test-once): a lone point needs a marker
-            animator.axes.plot(*scored[0], "o", color=line.get_color())
-    top = max([1.0] + [v for ys in animator.Y for v in ys if v == v])
-    animator.axes.set_ylim(0, top * 1.05)
-    if title:
-        animator.axes.set_title(title)
+    values = []
+    for key, label, color, style in CURVES:
+        scored = [(x, r[key]) for x, r in zip(epochs, rows) if _is_number(r.get(key))]
+        if not scored:
+            continue
+        xs, ys = zip(*scored)
+        values += ys
+        if len(scored) == 1:
+            label += " (one score)" if len(epochs) > 1 else ""
+            ax.plot(xs, ys, color=color, marker="o", ls="none", ms=7, label=label)
+        else:
+            ax.plot(xs, ys, color=color, ls=style, marker="o" if len(scored) <= 12 else None,
+                    ms=4, label=label)
+    first, last = (min(epochs), max(epochs)) if epochs else (1, 1)
+    pad = 0.5 if last - first < 10 else (last - first) * 0.03  # no point on the frame
+    ax.set_xlim(first - pad, last + pad)
+    if last - first < 10:  # epochs are whole numbers: no tick at 1.2 or 1.4
+        ax.set_xticks(range(first, last + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+    ax.set_ylim(0, max([1.0] + values) * 1.05)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (cross-entropy) / accuracy")
+    ax.set_title(wrap_title(title or "training curves"), fontsize=9)
+    ax.grid(True, alpha=0.5)
+    if values:
+        ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def plot_curves(rows, path, title: str = None):
+    """draw_curves, saved to `path` (atomically)."""
+    fig = draw_curves(rows, title)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    _save_atomic(animator.fig, path)
-    animator.close()
+    _save_atomic(fig, path)
+    pyplot().close(fig)
     return Path(path)
+
+
+def wrap_title(text: str, width: int = 64) -> str:
+    """A long title on two or three lines instead of clipped at the figure's edge."""
+    import textwrap
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) or text
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and value == value and abs(value) != float("inf")
 
 
 def _save_atomic(fig, path):

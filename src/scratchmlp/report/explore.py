@@ -9,14 +9,14 @@ from ._mpl import pyplot
 from .curves import _save_atomic
 
 
-def plot_exploration(results: list, path, xlabel: str, xscale: str = "linear",
-                     title: str = None, xticks=None):
-    """Two panels over x: validation and test accuracy; final training loss. Points that
-    diverged are marked with a red cross on the axis and labelled, not dropped."""
+def draw_exploration(results: list, xlabel: str, xscale: str = "linear", title: str = None,
+                     xticks=None):
+    """Two panels over x: validation, test and train accuracy; final training loss. A point
+    that diverged has no value: it is a red dotted line across the whole panel, labelled, so
+    it cannot be read as a score. Returns the figure."""
     plt = pyplot()
-    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(8.5, 3.4))
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(8.5, 4.2))
     ok = [r for r in results if r["status"] == "ok"]
-    diverged = [r for r in results if r["status"] == "diverged"]
     xs = [r["x"] for r in ok]
     acc_ax.plot(xs, [r["val_acc"] for r in ok], "o-", color="tab:blue", label="validation acc")
     acc_ax.plot(xs, [r["test_acc"] for r in ok], "s--", color="tab:green", label="test acc",
@@ -25,42 +25,64 @@ def plot_exploration(results: list, path, xlabel: str, xscale: str = "linear",
                 ms=4)
     loss_ax.plot(xs, [r["train_loss"] for r in ok], "o-", color="tab:orange",
                  label="final training loss")
-    accs = [v for r in ok for v in (r["val_acc"], r["test_acc"], r["train_acc"]) if v == v]
-    losses = [r["train_loss"] for r in ok if r["train_loss"] == r["train_loss"]]
-    low_acc = min(accs, default=0.0) - 0.02
-    low_loss = min(losses, default=0.0)
-    for ax, y in ((acc_ax, low_acc), (loss_ax, low_loss)):
-        if diverged:
-            ax.plot([r["x"] for r in diverged], [y] * len(diverged), "x", color="red", ms=9,
-                    mew=2, ls="none", label="diverged (loss NaN/inf or over the limit)")
-            for r in diverged:
-                ax.annotate("diverged", (r["x"], y), textcoords="offset points", xytext=(0, 8),
-                            ha="center", va="bottom", rotation=90, fontsize=7, color="red")
-        if xscale == "log2":
-            ax.set_xscale("log", base=2)
-        elif xscale == "log":
-            ax.set_xscale("log")
-        if xticks is not None:
-            ax.set_xticks(xticks)
-            ax.set_xticklabels([_tick(t) for t in xticks])
-        ax.set_xlabel(xlabel)
+    diverged = [r["x"] for r in results if r["status"] == "diverged"]
+    for ax in (acc_ax, loss_ax):
+        _mark_diverged(ax, diverged)
+        _x_axis(ax, xlabel, xscale, xticks)
         ax.grid(True, alpha=0.4)
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+                  frameon=False)  # under the panel: never over a point or a mark
     acc_ax.set_ylabel("accuracy")
+    acc_ax.set_title("accuracy after the last epoch", fontsize=9)
+    loss_ax.set_title("training loss of the last epoch", fontsize=9)
     loss_ax.ticklabel_format(axis="y", useOffset=False, style="plain")
-    loss_ax.set_ylabel("training loss (last epoch)")
-    if losses and max(losses) / max(min(losses), 1e-9) > 20:
-        loss_ax.set_yscale("log")
-    else:
-        limits = loss_axis_limits(losses)  # the diverged marks sit at min(losses)
-        if limits is not None:
-            loss_ax.set_ylim(*limits)
+    loss_ax.set_ylabel("training loss (cross-entropy)")
+    _loss_scale(loss_ax, [r["train_loss"] for r in ok if r["train_loss"] == r["train_loss"]])
     if title:
         fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_exploration(results: list, path, xlabel: str, xscale: str = "linear",
+                     title: str = None, xticks=None):
+    """draw_exploration, saved to `path` (atomically)."""
+    fig = draw_exploration(results, xlabel, xscale, title, xticks)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     _save_atomic(fig, path)
-    plt.close(fig)
+    pyplot().close(fig)
     return Path(path)
+
+
+DIVERGED_LABEL = "diverged: no value (loss NaN/inf or over the limit)"
+
+
+def _mark_diverged(ax, xs: list):
+    """A vertical line over the panel's full height (axes coordinates in y): not a value."""
+    for k, x in enumerate(xs):
+        ax.axvline(x, color="red", ls=":", lw=1.5, label=DIVERGED_LABEL if k == 0 else None)
+        ax.text(x, 0.5, " diverged ", transform=ax.get_xaxis_transform(), rotation=90,
+                ha="center", va="center", fontsize=7, color="red",
+                bbox=dict(facecolor="white", edgecolor="none", pad=1))
+
+
+def _x_axis(ax, xlabel: str, xscale: str, xticks):
+    if xscale == "log2":
+        ax.set_xscale("log", base=2)
+    elif xscale == "log":
+        ax.set_xscale("log")
+    if xticks is not None:
+        ax.set_xticks(xticks)
+        ax.set_xticklabels([_tick(t) for t in xticks])
+    ax.set_xlabel(xlabel)
+
+
+def _loss_scale(ax, losses: list):
+    if losses and max(losses) / max(min(losses), 1e-9) > 20:
+        ax.set_yscale("log")
+    else:
+        limits = loss_axis_limits(losses)
+        if limits is not None:
+            ax.set_ylim(*limits)
 
 
 def loss_axis_limits(losses: list, least: float = 0.1):

@@ -123,6 +123,8 @@ def export(study, out, best_path=None) -> dict:
                                             "of each trial")
     weights = importances(study)
     if weights:
-        written["importances"] = plot_importances(weights, out / "importances.png")
+        complete = sum(1 for r in rows if r["state"] == "complete")  # what fANOVA fits
+        written["importances"] = plot_importances(weights, out / "importances.png",
+                                                  trials=complete)
     written["rows"] = rows
     return written
