@@ -75,14 +75,103 @@ def atomic_write_text(path, text: str):
         f.write(text)
 
 
+MAX_JSON_BYTES = 1 << 20  # a config or search space is a few hundred bytes; 1 MiB is plenty
+_MAX_DIGITS = 100  # digits of one JSON number: no setting needs more
+
+
 def read_json(path, what: str):
     """The JSON value in `path`, or a one-line error naming it as `what` ("config",
-    "search space")."""
-    import json
+    "search space"). The file is untrusted: see parse_json."""
     path = Path(path)
+    return parse_json(read_small_file(path, what, MAX_JSON_BYTES), f"{path}", f"JSON {what}")
+
+
+def read_small_file(path: Path, what: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (a FIFO or device never blocks)."""
+    import stat
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise ScratchMLPError(f"{path}: is a folder, not a {what} file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ScratchMLPError(f"{path}: not a regular file (a pipe or device?); "
+                                  f"give a {what} file")
+        if st.st_size > limit:
+            raise ScratchMLPError(f"{path}: {st.st_size:,} bytes, more than a {what} file "
+                                  f"holds (at most {limit:,})")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            data = f.read(limit + 1)
     except FileNotFoundError:
         raise ScratchMLPError(f"{path}: no such {what} file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ScratchMLPError(f"{path}: not a readable JSON {what} ({e})") from None
+    except OSError as e:
+        raise ScratchMLPError(f"{path}: cannot read the {what} file "
+                              f"({e.strerror or e})") from None
+    if len(data) > limit:  # it grew after the stat
+        raise ScratchMLPError(f"{path}: more than {limit:,} bytes, more than a {what} "
+                              "file holds")
+    return data
+
+
+def parse_json(data, source: str, what: str = "JSON"):
+    """JSON text (str or UTF-8 bytes) as Python values, refusing what json.loads lets through
+    or chokes on: duplicate keys (json keeps the last), NaN/Infinity and numbers that overflow
+    to inf, integers of more than 100 digits, nesting too deep to parse. One line each."""
+    import json
+
+    def refuse(reason):
+        raise ScratchMLPError(f"{source}: not a readable {what} ({reason})") from None
+
+    try:
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else str(data)
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant,
+                          parse_int=_bounded_int, parse_float=_finite_float)
+    except _JSONRefusal as e:
+        refuse(e.args[0])
+    except RecursionError:
+        refuse("nested too deeply")
+    except UnicodeDecodeError as e:
+        refuse(f"not UTF-8 text: byte {e.start}")
+    except json.JSONDecodeError as e:
+        refuse(f"{e.msg}: line {e.lineno} column {e.colno}")
+    except (ValueError, OverflowError, MemoryError) as e:  # json's own limits
+        refuse(f"{type(e).__name__}: {str(e)[:100]}")
+
+
+class _JSONRefusal(Exception):
+    pass
+
+
+def short(text, limit: int = 40) -> str:
+    """repr(text), cut to about `limit` characters: names from untrusted files in messages."""
+    text = str(text)
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text):,} chars)"
+
+
+def _unique_keys(pairs):
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _JSONRefusal(f"the key {short(key)} appears twice")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name):
+    raise _JSONRefusal(f"{name} is not a number JSON allows")
+
+
+def _bounded_int(digits: str):
+    if len(digits.lstrip("-")) > _MAX_DIGITS:
+        raise _JSONRefusal(f"a number of {len(digits):,} digits")
+    return int(digits)
+
+
+def _finite_float(text: str):
+    import math
+    if len(text) > 4 * _MAX_DIGITS:
+        raise _JSONRefusal(f"a number of {len(text):,} characters")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _JSONRefusal(f"{short(text, 20)} overflows to infinity")
+    return value

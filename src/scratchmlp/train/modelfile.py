@@ -4,17 +4,21 @@
 `checkpoint.npz` adds `epoch` and the optimiser's state (`opt.<name>` arrays) for --resume.
 
 A model file may come from anywhere, so it is read as untrusted input: our own reader opens the
-zip, accepts only .npy members of plain numbers or text, checks every size against the bytes
-actually present before allocating, and refuses object arrays (pickles) without unpickling them.
-Anything that does not fit is a ScratchMLPError naming the file and what is wrong with it.
+zip, reads the config entry first, and from it derives every entry the file may hold, with its
+shape: the entry count and each entry's declared size are checked against that before anything
+else is decompressed (LZMA/bzip2 entries, which NumPy never writes, are refused: Python's zip
+reader decompresses them without a bound). Each .npy header is checked against the expected
+shape before its values are read, object arrays (pickles) are refused without unpickling, and
+weights must be finite as float32. Anything that does not fit is a ScratchMLPError naming the
+file and what is wrong with it.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import lzma
 import math
+import os
+import stat
 import struct
 import warnings
 import zipfile
@@ -24,12 +28,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ScratchMLPError
-from ..files import atomic_write_bytes
-from ..nn import MLP
+from ..files import atomic_write_bytes, parse_json, short
+from ..nn import MLP, optim
 from .config import TrainConfig
 
 _OPT = "opt."
 _MAX_MEMBER_BYTES = 1 << 30  # a bigger array is not a model this package wrote
+_MAX_DIRECTORY = 1 << 20  # bytes of zip directory: ~15,000 entries, far more than a model has
+_MAX_CONFIG_BYTES = 1 << 20  # the config entry (JSON text stored as UTF-32 by NumPy)
+_HEADER_ROOM = 4096  # .npy header bytes beyond the values (NumPy writes 128)
+_COMPRESSIONS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}  # what np.savez(_compressed) writes
 _PLAIN_KINDS = "biufU"  # bool, integers, floats, text (the config); never objects
 _REMAKE = "give a model.npz or checkpoint.npz written by scratchmlp train"
 
@@ -42,7 +50,7 @@ def build_model(config: TrainConfig) -> MLP:
         sizes = [784, *config.hidden, 10]
         count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
         raise ScratchMLPError(f"hidden {config.hidden}: a model of {count:,} parameters does "
-                              "not fit in memory; choose smaller --hidden widths") from None
+                              "not fit in memory; choose smaller hidden layer widths") from None
 
 
 def _npz_bytes(arrays: dict) -> bytes:
@@ -62,18 +70,77 @@ def save_checkpoint(path, model: MLP, config: TrainConfig, epoch: int, optimizer
     atomic_write_bytes(path, _npz_bytes(arrays))
 
 
-def read_npz(path) -> dict:
-    """Every array of an .npz file, refusing anything that is not plain numbers (pickles included)."""
-    path = Path(path)
+# ---- what a file of a given config holds ---------------------------------------------------
+class _Standin:
+    """A zero-size parameter whose shape (0, j+1) marks it as parameter j (no memory)."""
+
+    def __init__(self, j: int):
+        self.data = np.zeros((0, j + 1), np.float32)
+
+
+def _optimizer_shapes(config: TrainConfig, param_shapes: list) -> dict:
+    """state name -> (shape, dtype kinds) of the optimiser's state, asked of optim itself."""
+    standins = [_Standin(j) for j in range(len(param_shapes))]
     try:
+        state = optim.build(config.optimizer, standins, config.lr, momentum=config.momentum)
+    except ScratchMLPError:
+        return {}
+    shapes = {}
+    for name, value in state.state_dict().items():
+        shape = np.shape(value)
+        if len(shape) == 2 and shape[0] == 0:  # a copy of parameter j's shape
+            shape = param_shapes[shape[1] - 1]
+        shapes[name] = (tuple(shape), "f" if np.asarray(value).dtype.kind == "f" else "iu")
+    return shapes
+
+
+def _weight_shapes(config: TrainConfig) -> dict:
+    sizes = [784, *config.hidden, 10]
+    shapes = {}
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
+        shapes[f"W{i}"], shapes[f"b{i}"] = (fan_in, fan_out), (fan_out,)
+    return shapes
+
+
+def entries_of(config: TrainConfig) -> dict:
+    """Every entry a model or checkpoint file of `config` may hold: name -> (shape, kinds)."""
+    weights = _weight_shapes(config)
+    entries = {name: (shape, "f") for name, shape in weights.items()}
+    entries["epoch"] = ((), "iu")
+    for name, spec in _optimizer_shapes(config, list(weights.values())).items():
+        entries[_OPT + name] = spec
+    return entries
+
+
+def _hidden(config: TrainConfig) -> str:
+    """hidden [...] for a message, short even for a config of thousands of layers."""
+    h = config.hidden
+    return f"hidden {h}" if len(h) <= 6 else f"hidden [{h[0]}, {h[1]}, ... {len(h)} layers]"
+
+
+def _names(names) -> str:
+    names = [short(n, 20) if not n.isidentifier() and "." not in n else n for n in names]
+    more = f" and {len(names) - 5:,} more" if len(names) > 5 else ""
+    return ", ".join(names[:5]) + more if names else "none"
+
+
+# ---- reading -------------------------------------------------------------------------------
+def _sniff(path: Path):
+    """Refuse what is not a regular zip file before any parser sees it (a FIFO never blocks)."""
+    try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise ScratchMLPError(f"{path}: is a directory, not a model file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ScratchMLPError(f"{path}: not a regular file (a pipe or device?); {_REMAKE}")
         with open(path, "rb") as f:
             head = f.read(6)
+            f.seek(max(0, st.st_size - (1 << 16) - 22))
+            tail = f.read()
     except FileNotFoundError:
         raise ScratchMLPError(f"{path}: no such model file") from None
-    except IsADirectoryError:
-        raise ScratchMLPError(f"{path}: is a directory, not a model file") from None
     except OSError as e:
-        raise ScratchMLPError(f"{path}: cannot read ({e.strerror})") from None
+        raise ScratchMLPError(f"{path}: cannot read ({e.strerror or e})") from None
     if head.startswith(b"\x93NUMPY"):
         raise ScratchMLPError(f"{path}: a single .npy array, not an .npz model file; {_REMAKE}")
     if head[:1] == b"\x80":  # pickle protocol 2+ opcode
@@ -81,60 +148,89 @@ def read_npz(path) -> dict:
                               f"load it (unpickling can run code); {_REMAKE}")
     if not head.startswith(b"PK"):
         raise ScratchMLPError(f"{path}: not an .npz model file (no zip header); {_REMAKE}")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            arrays = {}
-            for info in archive.infolist():
-                name = info.filename[:-len(".npy")] if info.filename.endswith(".npy") else None
-                if name is None:
-                    raise ScratchMLPError(f"{path}: holds {info.filename!r}, which is not an "
-                                          f"array; {_REMAKE}")
-                if name in arrays:
-                    raise ScratchMLPError(f"{path}: holds {name} twice; {_REMAKE}")
-                arrays[name] = _read_member(archive, info, f"{path}: {name}")
-            return arrays
-    except ScratchMLPError:
-        raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, OSError,
-            EOFError, ValueError, RuntimeError, NotImplementedError, UnicodeDecodeError,
-            OverflowError, struct.error, KeyError, IndexError) as e:
-        # Damage in the zip layer itself: CRC, compression, directory, encryption.
-        raise ScratchMLPError(f"{path}: damaged .npz model file ({type(e).__name__}: "
-                              f"{_first_line(e)}); {_REMAKE}") from None
+    _check_directory_size(tail, path)
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np.ndarray:
-    """One .npy member, with its header checked against the bytes actually there."""
-    if info.file_size > _MAX_MEMBER_BYTES:
-        raise ScratchMLPError(f"{where}: {info.file_size} bytes, more than a model holds; "
+def _check_directory_size(tail: bytes, path: Path):
+    """The zip's end record: its directory must be small enough to parse in an instant."""
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 22:
+        return  # no end record: zipfile says "not a zip file"
+    entries, size = struct.unpack("<xxxxxxxxxxHI", tail[at:at + 16])
+    if size > _MAX_DIRECTORY or entries == 0xFFFF:  # 0xFFFF: a zip64 count (65,535 or more)
+        raise ScratchMLPError(f"{path}: its zip directory lists {entries:,} entries in "
+                              f"{size:,} bytes, far more than a model file holds; {_REMAKE}")
+
+
+def _directory(archive: zipfile.ZipFile, source: str) -> dict:
+    """name -> ZipInfo of every entry, each an .npy of a known kind of compression."""
+    infos = {}
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy"):
+            raise ScratchMLPError(f"{source}: holds {short(info.filename)}, which is not an "
+                                  f"array; {_REMAKE}")
+        name = info.filename[:-len(".npy")]
+        if name in infos:
+            raise ScratchMLPError(f"{source}: holds {short(name)} twice; {_REMAKE}")
+        if info.compress_type not in _COMPRESSIONS or info.flag_bits & 0x1:
+            method = "encryption" if info.flag_bits & 0x1 else f"method {info.compress_type}"
+            raise ScratchMLPError(f"{source}: {short(name)} uses zip {method}; model files are "
+                                  f"stored or deflate-compressed, as NumPy writes them; {_REMAKE}")
+        infos[name] = info
+    return infos
+
+
+def _read_config(archive, infos: dict, source: str) -> TrainConfig:
+    info = infos.get("config")
+    if info is None:
+        raise ScratchMLPError(f"{source}: no 'config' entry, so not a scratchmlp model file; "
                               f"{_REMAKE}")
+    if info.file_size > _MAX_CONFIG_BYTES:
+        raise ScratchMLPError(f"{source}: its 'config' entry holds {info.file_size:,} bytes, "
+                              f"more than a config needs; {_REMAKE}")
+    text = _read_member(archive, info, source, "config", (), "U")
+    values = parse_json(str(text), f"{source}: 'config'", "JSON config")
+    return TrainConfig.from_dict(values, f"{source} config")
+
+
+def _check_entries(infos: dict, config: TrainConfig, source: str) -> dict:
+    """The entries fit the config, by name and by declared size, before any is decompressed.
+
+    Returns name -> (shape, kinds) of the entries present."""
+    required = _weight_shapes(config)
+    if len(required) + 1 > len(infos) or len(infos) > 6 * len(required) + 3:
+        expected = {**dict.fromkeys(required), "config": None}  # too many: skip the big table
+    else:
+        expected = {**entries_of(config), "config": None}
+    missing = [name for name in required if name not in infos]
+    extra = [name for name in infos if name not in expected]
+    if missing or extra:
+        count = f"{len(infos):,} entries; " if len(infos) > 2 * len(expected) + 8 else ""
+        raise ScratchMLPError(f"{source}: arrays do not fit its config ({_hidden(config)}): "
+                              f"{count}missing {_names(missing)}, unexpected {_names(extra)}; "
+                              f"{_REMAKE}")
+    for name, info in infos.items():
+        if name == "config":
+            continue
+        shape, _ = expected[name]
+        budget = min(_HEADER_ROOM + math.prod(shape) * 8, _MAX_MEMBER_BYTES + _HEADER_ROOM)
+        if info.file_size > budget:
+            raise ScratchMLPError(f"{source}: {name} declares {info.file_size:,} bytes, more than "
+                                  f"its shape {shape} can need ({budget:,}); {_REMAKE}")
+    return expected
+
+
+def _read_member(archive, info, source: str, name: str, shape: tuple, kinds: str,
+                 needs: str = "the file needs"):
+    """One .npy entry whose header must declare `shape` and a dtype of `kinds`, checked before
+    its values are read; float values come back as float32."""
+    where = f"{source}: {name}"
     with archive.open(info) as f:
-        try:
-            version = np.lib.format.read_magic(f)
-            with warnings.catch_warnings():  # NumPy warns about Python 2 headers; we decide
-                warnings.simplefilter("ignore")
-                if version == (1, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-                elif version == (2, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-                else:
-                    raise ValueError(f"unsupported .npy version {version}")
-        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError):
-            raise  # damage in the zip layer: reported by read_npz
-        except Exception as e:  # noqa: BLE001
-            # NumPy parses the header text with ast.literal_eval, tokenize (for Python 2
-            # headers) and np.dtype; on hostile text those raise a zoo of exception types
-            # (the fuzzer met TokenError), and every one of them means "not a valid header".
-            raise ScratchMLPError(f"{where}: not a valid .npy array ({_first_line(e)}); "
-                                  f"{_REMAKE}") from None
-        if dtype.hasobject:
-            raise ScratchMLPError(f"{where}: holds pickled Python objects; refusing to load "
-                                  f"them (unpickling can run code); {_REMAKE}")
-        if dtype.kind not in _PLAIN_KINDS or dtype.fields is not None or dtype.subdtype \
-                or dtype.itemsize == 0:
-            raise ScratchMLPError(f"{where}: holds {dtype} values, not plain numbers; {_REMAKE}")
-        if any(n < 0 for n in shape):
-            raise ScratchMLPError(f"{where}: negative size in shape {shape}; {_REMAKE}")
+        header_shape, fortran, dtype = _read_header(f, where)
+        _check_dtype(dtype, kinds, where)
+        if header_shape != shape:
+            raise ScratchMLPError(f"{where} has shape {header_shape} but {needs} {shape}; "
+                                  f"{_REMAKE}")
         count = math.prod(shape)
         nbytes = count * dtype.itemsize
         if nbytes > info.file_size:
@@ -145,7 +241,42 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) ->
         raise ScratchMLPError(f"{where}: {len(data)} data bytes where its shape {shape} needs "
                               f"{nbytes}; {_REMAKE}")
     array = np.frombuffer(data, dtype, count=count).reshape(shape, order="F" if fortran else "C")
+    if dtype.kind == "f":
+        with np.errstate(over="ignore"):  # 1e300 becomes inf, refused by the caller
+            return array.astype(np.float32)
     return array.astype(dtype.newbyteorder("="), copy=True)
+
+
+def _read_header(f, where: str):
+    try:
+        version = np.lib.format.read_magic(f)
+        with warnings.catch_warnings():  # NumPy warns about Python 2 headers; we decide
+            warnings.simplefilter("ignore")
+            if version == (1, 0):
+                return np.lib.format.read_array_header_1_0(f)
+            if version == (2, 0):
+                return np.lib.format.read_array_header_2_0(f)
+            raise ValueError(f"unsupported .npy version {version}")
+    except (zipfile.BadZipFile, zlib.error, EOFError):
+        raise  # damage in the zip layer: reported by _read_file
+    except Exception as e:  # noqa: BLE001
+        # NumPy parses the header text with ast.literal_eval, tokenize (for Python 2
+        # headers) and np.dtype; on hostile text those raise a zoo of exception types
+        # (the fuzzer met TokenError), and every one of them means "not a valid header".
+        raise ScratchMLPError(f"{where}: not a valid .npy array ({_first_line(e)}); "
+                              f"{_REMAKE}") from None
+
+
+def _check_dtype(dtype: np.dtype, kinds: str, where: str):
+    if dtype.hasobject:
+        raise ScratchMLPError(f"{where}: holds pickled Python objects; refusing to load "
+                              f"them (unpickling can run code); {_REMAKE}")
+    if dtype.kind not in _PLAIN_KINDS or dtype.fields is not None or dtype.subdtype \
+            or dtype.itemsize == 0 or dtype.itemsize > 8 and dtype.kind != "U":
+        raise ScratchMLPError(f"{where}: holds {dtype} values, not plain numbers; {_REMAKE}")
+    if dtype.kind not in kinds:
+        wanted = {"f": "floating point", "iu": "an integer", "U": "text"}[kinds]
+        raise ScratchMLPError(f"{where} holds {dtype}, not {wanted}; {_REMAKE}")
 
 
 def _first_line(error: BaseException) -> str:
@@ -153,69 +284,115 @@ def _first_line(error: BaseException) -> str:
     return text[0][:200] if text else type(error).__name__
 
 
-def _config_of(arrays: dict, source: str) -> TrainConfig:
-    if "config" not in arrays:
-        raise ScratchMLPError(f"{source}: no 'config' entry, so not a scratchmlp model file; "
-                              f"{_REMAKE}")
-    text = arrays.pop("config")
-    if text.dtype.kind != "U" or text.shape != ():
-        raise ScratchMLPError(f"{source}: 'config' is not a JSON string; {_REMAKE}")
+def _read_file(path) -> tuple:
+    """(config, arrays) of a model or checkpoint file, every size bounded by its config."""
+    path = Path(path)
+    source = str(path)
+    _sniff(path)
     try:
-        values = json.loads(str(text))
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise ScratchMLPError(f"{source}: 'config' is not valid JSON ({_first_line(e)})") from None
-    return TrainConfig.from_dict(values, f"{source} config")
+        with zipfile.ZipFile(path) as archive:
+            infos = _directory(archive, source)
+            config = _read_config(archive, infos, source)
+            expected = _check_entries(infos, config, source)
+            needs = f"its config ({_hidden(config)}) needs"
+            arrays = {name: _read_member(archive, info, source, name, *expected[name], needs)
+                      for name, info in infos.items() if name != "config"}
+    except ScratchMLPError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError,
+            ValueError, RuntimeError, NotImplementedError, UnicodeDecodeError, OverflowError,
+            struct.error, KeyError, IndexError, MemoryError) as e:
+        # Damage in the zip layer itself: CRC, compression, directory, encryption.
+        raise ScratchMLPError(f"{path}: damaged .npz model file ({type(e).__name__}: "
+                              f"{_first_line(e)}); {_REMAKE}") from None
+    _check_finite(arrays, source)
+    return config, arrays
 
 
-def _check_weights(arrays: dict, config: TrainConfig, source: str):
-    """The arrays fit the configuration: checked before a model of that size is allocated."""
-    sizes = [784, *config.hidden, 10]
-    expected = {}
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
-        expected[f"W{i}"], expected[f"b{i}"] = (fan_in, fan_out), (fan_out,)
-    missing = sorted(set(expected) - set(arrays))
-    extra = sorted(set(arrays) - set(expected))
-    if missing or extra:
-        raise ScratchMLPError(f"{source}: arrays do not fit its config (hidden {config.hidden}): "
-                              f"missing {', '.join(missing) or 'none'}, unexpected "
-                              f"{', '.join(extra) or 'none'}; {_REMAKE}")
-    for name, shape in expected.items():
-        array = arrays[name]
-        if array.shape != shape:
-            raise ScratchMLPError(f"{source}: {name} has shape {array.shape} but its config "
-                                  f"(hidden {config.hidden}) needs {shape}; {_REMAKE}")
-        if array.dtype.kind != "f":
-            raise ScratchMLPError(f"{source}: {name} holds {array.dtype}, not floating point; "
-                                  f"{_REMAKE}")
-        if not np.isfinite(array).all():
-            raise ScratchMLPError(f"{source}: {name} holds NaN or infinite values (a diverged "
-                                  f"run?); use a checkpoint from before it diverged")
+def _check_finite(arrays: dict, source: str):
+    for name, array in arrays.items():
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            what = "optimiser state " if name.startswith(_OPT) else ""
+            raise ScratchMLPError(f"{source}: {what}{name} holds NaN or infinite values as "
+                                  "float32 (a diverged run?); use a checkpoint from before it "
+                                  "diverged")
+
+
+def read_npz(path) -> dict:
+    """Every array of a model or checkpoint file (and its config as JSON text), bounded."""
+    config, arrays = _read_file(path)
+    return dict(arrays, config=np.array(config.to_json()))
 
 
 def _build_loaded(arrays: dict, config: TrainConfig, source: str) -> MLP:
-    _check_weights(arrays, config, source)
     model = build_model(config)
-    model.load_state_dict(arrays, source)
+    model.load_state_dict({name: arrays[name] for name in _weight_shapes(config)}, source)
     return model
 
 
 def load_model(path):
     """(model, config) from a model.npz or checkpoint.npz."""
-    source = str(path)
-    arrays = read_npz(path)
-    config = _config_of(arrays, source)
-    arrays.pop("epoch", None)
-    arrays = {k: v for k, v in arrays.items() if not k.startswith(_OPT)}
-    return _build_loaded(arrays, config, source), config
+    config, arrays = _read_file(path)
+    return _build_loaded(arrays, config, str(path)), config
 
 
-def load_checkpoint(path):
-    """(model, config, epoch, optimiser state) from checkpoint.npz."""
+def load_checkpoint(path, expected: TrainConfig | None = None):
+    """(model, config, epoch, optimiser state) from checkpoint.npz.
+
+    The file must be consistent with its own config (every shape, the optimiser's state, an
+    epoch within its epochs); with `expected` (the run's config.json), its arrays must also
+    be those of `expected`: the same layers, shapes and optimiser state. Any mismatch is a
+    ScratchMLPError naming it.
+    """
     source = str(path)
-    arrays = read_npz(path)
-    config = _config_of(arrays, source)
-    epoch = arrays.pop("epoch", None)
-    if epoch is None or epoch.shape != () or epoch.dtype.kind not in "iu" or epoch < 0:
-        raise ScratchMLPError(f"{source}: no valid 'epoch' entry; not a checkpoint of a run")
-    state = {k[len(_OPT):]: arrays.pop(k) for k in list(arrays) if k.startswith(_OPT)}
-    return _build_loaded(arrays, config, source), config, int(epoch), state
+    config, arrays = _read_file(path)
+    epoch = _epoch(arrays, config, source)
+    state = {k[len(_OPT):]: v for k, v in arrays.items() if k.startswith(_OPT)}
+    _check_state(state, config, source, "its config")
+    if expected is not None:
+        _check_against(arrays, state, epoch, expected, source)
+    return _build_loaded(arrays, config, source), config, epoch, state
+
+
+def _epoch(arrays: dict, config: TrainConfig, source: str) -> int:
+    epoch = arrays.get("epoch")
+    if epoch is None:
+        raise ScratchMLPError(f"{source}: no 'epoch' entry; not a checkpoint of a run")
+    epoch = int(epoch)
+    if not 0 <= epoch <= config.epochs:
+        raise ScratchMLPError(f"{source}: epoch {epoch} is outside its config's 0-"
+                              f"{config.epochs} epochs; not a checkpoint of a run")
+    return epoch
+
+
+def _check_state(state: dict, config: TrainConfig, source: str, whose: str):
+    """No optimiser state (a fresh run) or exactly the arrays the config's optimiser keeps."""
+    wanted = _optimizer_shapes(config, list(_weight_shapes(config).values()))
+    if state and set(state) != set(wanted):
+        raise ScratchMLPError(f"{source}: optimiser state {_names(sorted(state))} does not fit "
+                              f"{whose} ({config.optimizer}: {_names(sorted(wanted))})")
+    for name, value in state.items():
+        if value.dtype.kind != "f" and int(value) < 0:
+            raise ScratchMLPError(f"{source}: optimiser state {name} is {int(value)}, "
+                                  "below 0")
+
+
+def _check_against(arrays: dict, state: dict, epoch: int, expected: TrainConfig, source: str):
+    """The checkpoint's arrays are those of the `expected` config (the run's config.json)."""
+    layers = sum(1 for name in arrays if name.startswith("W"))
+    if layers != len(expected.hidden) + 1:
+        raise ScratchMLPError(f"{source}: holds {layers} layers but the run's config has "
+                              f"{len(expected.hidden) + 1} ({_hidden(expected)})")
+    for name, shape in _weight_shapes(expected).items():
+        if arrays[name].shape != shape:
+            raise ScratchMLPError(f"{source}: {name} has shape {arrays[name].shape} but the "
+                                  f"run's config ({_hidden(expected)}) needs {shape}")
+    _check_state(state, expected, source, "the run's config")
+    for name, (shape, _) in _optimizer_shapes(expected, list(
+            _weight_shapes(expected).values())).items():
+        if name in state and state[name].shape != shape:
+            raise ScratchMLPError(f"{source}: optimiser state {name} has shape "
+                                  f"{state[name].shape} but the run's config needs {shape}")
+    if epoch > expected.epochs:
+        raise ScratchMLPError(f"{source}: holds epoch {epoch}, beyond the run's config of "
+                              f"{expected.epochs} epochs")
