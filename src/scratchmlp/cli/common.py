@@ -14,11 +14,15 @@ def load_data(args):
     import sys
 
     from ..data import load
-    from ..data.fashion_mnist import VERIFY_ENV, verify_wanted
+    from ..data.fashion_mnist import VERIFY_ENV, DataNotFound, verify_wanted
+    from ..errors import ScratchMLPError
     if not verify_wanted():
         print(f"scratchmlp: note: {VERIFY_ENV}=0, so the data is not compared with the official "
               "Fashion-MNIST checksums", file=sys.stderr)
-    return load(args.data_dir)
+    try:
+        return load(args.data_dir)
+    except DataNotFound as e:  # the library states the fact; here is the flag that helps
+        raise ScratchMLPError(f"{e} (--data-dir DIR names the folder)") from None
 
 
 def run_model_path(run):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .common import add_data_flag, load_data, run_model_path
 
 HELP = "classify your own images (PNG/JPEG), or draw test images with true/predicted labels"
+MAX_GRID = 100  # test images drawn in one picture: more is unreadable (and 10,000 took 6.7 GB)
 
 
 def register(subparsers):
@@ -18,7 +19,8 @@ def register(subparsers):
     p.add_argument("images", metavar="IMAGE", nargs="*",
                    help="your pictures (PNG, JPEG, ...; any size, colour or grey); without "
                         "them, the first -n test images are drawn")
-    p.add_argument("-n", type=int, default=12, help="how many test images (default 12)")
+    p.add_argument("-n", type=int, default=12,
+                   help=f"how many test images (default 12, at most {MAX_GRID})")
     p.add_argument("--top", type=int, default=3, help="classes to print per image (default 3)")
     p.add_argument("--show", action="store_true",
                    help="with IMAGE: draw each picture as the model saw it, with its top guess "
@@ -80,13 +82,15 @@ def test_grid(args) -> int:
     from ..report import plot_predictions
     from ..train import predict
     from ..train.modelfile import load_model
-    if args.n <= 0:
-        raise ScratchMLPError(f"-n must be positive, got {args.n}")
+    if not 0 < args.n <= MAX_GRID:
+        raise ScratchMLPError(f"-n must be between 1 and {MAX_GRID} (test images in one "
+                              f"picture), got {args.n}")
     path = run_model_path(args.run)
     model, _ = load_model(path)
     data = load_data(args)
+    n = min(args.n, len(data.test_labels))  # never more than there are
     images, truth, guesses = predict(model, DataIter(data.test_images, data.test_labels, 256),
-                                     n=args.n)
+                                     n=n)
     out = Path(args.out) if args.out else path.parent / "predictions.png"
     plot_predictions(images, truth, guesses, LABELS, out)
     wrong = sum(t != p for t, p in zip(truth, guesses))

@@ -4,7 +4,10 @@ Lookup order: an explicit directory, $SCRATCHMLP_DATA_DIR, the user's cache dire
 `/usr/share/datasets/fashion-mnist` (package dataset-fashion-mnist), then a download from the
 official mirror into the cache. Content is verified by SHA-256 of the decompressed IDX bytes
 (Debian recompressed the .gz files, so hashes of the .gz differ). The decoded arrays are cached
-as .npy beside a stamp of the source files, so later runs load in milliseconds.
+as .npy beside a stamp of the source files, so later runs load fast. The cache is untrusted:
+each cached array is read with its size checked against the bytes present before anything is
+allocated, and its IDX form must hash to the official SHA-256 again (rotated labels or inverted
+pixels cannot pass); on any mismatch the data is decoded again from the source, with a note.
 
 Your own data in Fashion-MNIST's format (same four names, 28x28 uint8 images, labels 0-9) is
 accepted when SCRATCHMLP_VERIFY=0: every structural check still runs, only the comparison with
@@ -15,14 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ScratchMLPError
-from ..files import atomic_write_bytes
+from ..files import atomic_write_bytes, parse_json, read_small_file
 from . import augment as augmentation, idx
 
 LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat",
@@ -38,9 +44,13 @@ MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 VALIDATION_SEED = 0  # the split is a property of the data set, not of a run
 _AUGMENT_STREAM = 0xA6  # keeps augmentation draws apart from the shuffle of (seed, epoch)
 SYSTEM_DIRS = ("/usr/share/datasets/fashion-mnist",)
-HOW_TO_GET = ("install Debian's package (apt-get install dataset-fashion-mnist), or pass "
-              "--data-dir DIR with the four Fashion-MNIST .gz files, or set SCRATCHMLP_DATA_DIR")
+HOW_TO_GET = ("install Debian's package (apt-get install dataset-fashion-mnist), or name a "
+              "folder holding the four Fashion-MNIST .gz files, or set SCRATCHMLP_DATA_DIR")
 VERIFY_ENV = "SCRATCHMLP_VERIFY"
+
+
+class DataNotFound(ScratchMLPError):
+    """Fashion-MNIST is not where it was looked for (the CLI adds how to name a folder)."""
 
 
 def get_fashion_mnist_labels(labels) -> list:
@@ -86,20 +96,23 @@ def locate(data_dir=None, download: bool = True) -> Path:
         data_dir, source = os.environ["SCRATCHMLP_DATA_DIR"], "$SCRATCHMLP_DATA_DIR"
     if data_dir is not None:
         directory = Path(data_dir).expanduser()
+        if directory.exists() and not directory.is_dir():
+            raise DataNotFound(f"{source} {directory} is a file, not a folder; name the folder "
+                               "that holds the four files, or " + HOW_TO_GET)
         if not directory.is_dir():
-            raise ScratchMLPError(f"{source} {directory} does not exist; check the path, or "
-                                  + HOW_TO_GET)
+            raise DataNotFound(f"{source} {directory} does not exist; check the path, or "
+                               + HOW_TO_GET)
         missing = [name for name in FILES if not _file_in(directory, name)]
         if missing:
-            raise ScratchMLPError(f"{source} {directory} lacks {', '.join(missing)} "
-                                  "(.gz or raw IDX); " + HOW_TO_GET)
+            raise DataNotFound(f"{source} {directory} lacks {', '.join(missing)} "
+                               "(.gz or raw IDX); " + HOW_TO_GET)
         return directory
     candidates = [cache_dir() / "fashion-mnist", *_system_dirs()]
     for directory in candidates:
         if directory.is_dir() and _complete(directory):
             return directory
     if not download:
-        raise ScratchMLPError("Fashion-MNIST not found; " + HOW_TO_GET)
+        raise DataNotFound("Fashion-MNIST not found; " + HOW_TO_GET)
     return fetch(cache_dir() / "fashion-mnist")
 
 
@@ -112,8 +125,8 @@ def fetch(directory: Path, mirror: str = None, timeout: float = 30.0) -> Path:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ScratchMLPError(f"Fashion-MNIST not found locally and {directory} cannot be made "
-                              f"for a download ({e.strerror}); " + HOW_TO_GET) from None
+        raise DataNotFound(f"Fashion-MNIST not found locally and {directory} cannot be made "
+                           f"for a download ({e.strerror}); " + HOW_TO_GET) from None
     for name in FILES:
         target = directory / f"{name}.gz"
         if target.is_file():
@@ -124,11 +137,11 @@ def fetch(directory: Path, mirror: str = None, timeout: float = 30.0) -> Path:
                 payload = response.read()
         except (urllib.error.URLError, OSError, ValueError) as e:
             reason = getattr(e, "reason", e)
-            raise ScratchMLPError(f"Fashion-MNIST not found locally and the download of {url} "
-                                  f"failed ({reason}); " + HOW_TO_GET) from None
+            raise DataNotFound(f"Fashion-MNIST not found locally and the download of {url} "
+                               f"failed ({reason}); " + HOW_TO_GET) from None
         if payload[:2] != idx.GZIP_MAGIC:  # e.g. a proxy's HTML page: never store it as data
-            raise ScratchMLPError(f"the download of {url} is not gzip data ({len(payload)} "
-                                  "bytes); try again later, or " + HOW_TO_GET)
+            raise DataNotFound(f"the download of {url} is not gzip data ({len(payload)} "
+                               "bytes); try again later, or " + HOW_TO_GET)
         atomic_write_bytes(target, payload)
     return directory
 
@@ -212,16 +225,7 @@ def load(data_dir=None, download: bool = True, verify: bool = None,
     directory = locate(data_dir, download)
     decoded = cache_dir() / "decoded"
     stamp = _stamp(directory)
-    stamp_file = decoded / "stamp.json"
-    arrays = None
-    if use_cache and stamp_file.is_file():
-        try:
-            if json.loads(stamp_file.read_text()) == stamp:
-                arrays = {name: np.load(decoded / f"{name}.npy", allow_pickle=False)
-                          for name in FILES}
-                _check(arrays, {name: f"cached {name}" for name in FILES})
-        except (OSError, ValueError, EOFError, ScratchMLPError):
-            arrays = None  # a damaged cache is rebuilt, never trusted
+    arrays = _load_cache(decoded, stamp) if use_cache else None
     if arrays is None:
         arrays = _decode(directory, verify)
         if use_cache and verify:
@@ -230,6 +234,66 @@ def load(data_dir=None, download: bool = True, verify: bool = None,
                         arrays["train-labels-idx1-ubyte"].astype(np.int64),
                         arrays["t10k-images-idx3-ubyte"],
                         arrays["t10k-labels-idx1-ubyte"].astype(np.int64))
+
+
+class _CacheMismatch(Exception):
+    """A cached array that is not what the verified source decodes to."""
+
+
+def _load_cache(decoded: Path, stamp: dict):
+    """The four cached arrays, each proven official again; None (and a note) otherwise."""
+    stamp_file = decoded / "stamp.json"
+    if not stamp_file.is_file():
+        return None  # nothing cached yet
+    try:
+        if parse_json(read_small_file(stamp_file, "stamp", 1 << 16), str(stamp_file)) != stamp:
+            return None  # the source files changed since: decode them
+    except ScratchMLPError:
+        pass  # a damaged stamp: the arrays are proven by their hashes below, or rebuilt
+    try:
+        return {name: _read_cached(decoded / f"{name}.npy", digest)
+                for name, digest in FILES.items()}
+    except _CacheMismatch as e:
+        print(f"scratchmlp: note: the decoded cache {decoded} does not match the verified "
+              f"data ({e}); decoding again from the source", file=sys.stderr)
+        return None
+
+
+def _read_cached(path: Path, digest: str) -> np.ndarray:
+    """A uint8 .npy of the cache, its size checked before allocating, hashed as IDX bytes."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > idx.MAX_BYTES + 4096:
+            raise _CacheMismatch(f"{path.name} is not a file of a plausible size")
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            shape, fortran, dtype = _npy_header(f)
+            count = math.prod(shape)
+            if dtype != np.uint8 or fortran or len(shape) not in (1, 3) \
+                    or count != st.st_size - f.tell():
+                raise _CacheMismatch(f"{path.name} has header {dtype} {shape}, not the bytes "
+                                     "it holds")
+            array = np.empty(shape, np.uint8)
+            if f.readinto(memoryview(array).cast("B")) != count or f.read(1):
+                raise _CacheMismatch(f"{path.name} changed while read")
+    except OSError as e:
+        raise _CacheMismatch(f"{path.name}: {e.strerror or e}") from None
+    check = hashlib.sha256(idx.header(array.shape))
+    check.update(memoryview(array).cast("B"))
+    if check.hexdigest() != digest:
+        raise _CacheMismatch(f"{path.name} differs from the official data")
+    return array
+
+
+def _npy_header(f):
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(f)
+        if version == (2, 0):
+            return np.lib.format.read_array_header_2_0(f)
+    except Exception as e:  # noqa: BLE001  (NumPy's header parser raises many kinds)
+        raise _CacheMismatch(f"{f.name} has no valid .npy header ({type(e).__name__})") from None
+    raise _CacheMismatch(f"{f.name}: .npy version {version}")
 
 
 def _save_cache(decoded: Path, arrays: dict, stamp: dict):

@@ -11,6 +11,7 @@ import gzip
 import io
 import math
 import os
+import stat
 import zlib
 
 import numpy as np
@@ -20,21 +21,30 @@ from ..errors import ScratchMLPError
 GZIP_MAGIC = b"\x1f\x8b"
 _REFETCH = "the file is damaged or of another kind: delete it and fetch it again"
 _TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_MAX_BYTES = 1 << 30  # refuse more than 1 GiB (a header's claim or a gzip bomb) rather than allocate it
+# Refuse more than 128 MiB (a header's claim, a file's size, a gzip bomb) rather than allocate
+# it: 2.8 times Fashion-MNIST's largest file (47 MB), and reading one stays well under 1 GB.
+MAX_BYTES = 128 << 20
 
 
 def read_bytes(path) -> bytes:
     """The decompressed bytes of an IDX file: gzip is recognised by content, not by name."""
     path = os.fspath(path)
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise ScratchMLPError(f"{path}: is a directory, not an IDX file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ScratchMLPError(f"{path}: not a regular file (a pipe or device?); "
+                                  "give an IDX file")
+        if st.st_size > MAX_BYTES + 4096:
+            raise ScratchMLPError(f"{path}: {st.st_size:,} bytes, more than the "
+                                  f"{MAX_BYTES >> 20} MiB this reader accepts")
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            raw = f.read(MAX_BYTES + 4097)
     except FileNotFoundError:
         raise ScratchMLPError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ScratchMLPError(f"{path}: is a directory, not an IDX file") from None
     except OSError as e:
-        raise ScratchMLPError(f"{path}: cannot read ({e.strerror})") from None
+        raise ScratchMLPError(f"{path}: cannot read ({e.strerror or e})") from None
     if not raw:
         raise ScratchMLPError(f"{path}: the file is empty; delete it and fetch it again")
     if raw[:2] == GZIP_MAGIC:
@@ -49,15 +59,15 @@ def _gunzip(raw: bytes, path: str) -> bytes:
     # Read at most one byte past the limit, so a small file cannot inflate into gigabytes.
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
-            data = f.read(_MAX_BYTES + 1)
+            data = f.read(MAX_BYTES + 1)
     except EOFError:
         raise ScratchMLPError(f"{path}: truncated gzip data (the download was cut short?); "
                               "delete it and fetch it again") from None
     except (OSError, zlib.error) as e:
         raise ScratchMLPError(f"{path}: corrupt gzip data ({e}); "
                               "delete it and fetch it again") from None
-    if len(data) > _MAX_BYTES:
-        raise ScratchMLPError(f"{path}: decompresses to more than {_MAX_BYTES >> 30} GiB; "
+    if len(data) > MAX_BYTES:
+        raise ScratchMLPError(f"{path}: decompresses to more than {MAX_BYTES >> 20} MiB; "
                               "not an IDX file this reader accepts")
     return data
 
@@ -77,7 +87,7 @@ def parse(data: bytes, name: str = "IDX data") -> np.ndarray:
     dtype = np.dtype(_TYPES[data[2]])
     expected = math.prod(shape) * dtype.itemsize
     # Zero-size dimensions do not excuse the others: NumPy refuses to shape (0, 2**31, 2**31).
-    if math.prod(n for n in shape if n) * dtype.itemsize > _MAX_BYTES:
+    if math.prod(n for n in shape if n) * dtype.itemsize > MAX_BYTES:
         raise ScratchMLPError(f"{name}: IDX header declares an implausible shape {shape}; "
                               + _REFETCH)
     body = len(data) - header
@@ -95,10 +105,14 @@ def read(path) -> np.ndarray:
     return parse(read_bytes(path), os.fspath(path))
 
 
+def header(shape: tuple, type_code: int = 0x08) -> bytes:
+    """The IDX header of an array of `shape` (uint8 by default)."""
+    return bytes([0, 0, type_code, len(shape)]) + np.asarray(shape, ">u4").tobytes()
+
+
 def encode(array: np.ndarray) -> bytes:
     """IDX bytes for `array` (uint8 only): used by tests and by users making their own files."""
     array = np.asarray(array)
     if array.dtype != np.uint8:
         raise ScratchMLPError("IDX encoding here supports uint8 arrays only")
-    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
-    return header + np.ascontiguousarray(array).tobytes()
+    return header(array.shape) + np.ascontiguousarray(array).tobytes()

@@ -9,6 +9,10 @@ light like a photo, or light on dark like Fashion-MNIST) is read from its border
 
 from __future__ import annotations
 
+import os
+import stat
+import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +20,10 @@ import numpy as np
 from ..errors import ScratchMLPError
 
 SIZE = 28
+# Decoded pixels allowed per picture (a 24-megapixel photo fits; a JPEG counts at the reduced
+# scale it is decoded at). Checked from the header, before any pixel is decoded: a 130-byte PNG
+# can claim 13000x13000 pixels. Keeps one picture's processing well under 1 GB.
+MAX_PIXELS = 25_000_000
 TRIM_TOLERANCE = 0.05 * 255  # "close to the corners' colour": within 5% of full intensity
 BORDER = 0.02                # the border ring used to read the background: 2% of each side
 
@@ -50,10 +58,14 @@ def prepare(grey) -> np.ndarray:
     grey = np.asarray(grey, dtype=np.float32)
     if grey.ndim != 2 or grey.size == 0:
         raise ScratchMLPError(f"expected a 2-D greyscale image, got shape {grey.shape}")
+    if not np.isfinite(grey).all():
+        raise ScratchMLPError("the picture holds NaN or infinite pixel values")
     if np.median(_border(grey)) > 127.5:
         grey = 255 - grey
     background = float(np.median(_border(grey)))
-    rows, cols = np.nonzero(grey > background + TRIM_TOLERANCE)
+    mask = grey > background + TRIM_TOLERANCE  # rows and columns: no index per pixel
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    del mask
     if rows.size:  # a blank picture stays whole
         grey = grey[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     h, w = grey.shape
@@ -73,27 +85,72 @@ def prepare(grey) -> np.ndarray:
 
 
 def _open(path, mode: str = "L", size: int = 8 * SIZE):
-    """The picture at `path`, upright (EXIF orientation applied), loaded; clear errors."""
-    Image, ImageOps = _pil()
+    """The picture at `path`, upright (EXIF orientation applied), loaded; clear errors.
+
+    Only a regular file is opened (a FIFO or device would block or never end), and its pixel
+    count is checked from the header before anything is decoded."""
+    if hasattr(path, "read"):
+        return _decode(path, path, mode, size)
+    with _open_regular(path) as f:
+        return _decode(f, path, mode, size)
+
+
+def _open_regular(path):
     try:
-        image = Image.open(path)
-        image.draft(mode, (size, size))  # JPEG: decode big photos at a reduced scale
-        image = ImageOps.exif_transpose(image)
-        image.load()
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise ScratchMLPError(f"{path}: is a directory, not an image file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ScratchMLPError(f"{path}: not a regular file (a pipe or device?); give a "
+                                  "PNG or JPEG file")
+        f = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
     except FileNotFoundError:
         raise ScratchMLPError(f"{path}: no such image file") from None
-    except IsADirectoryError:
-        raise ScratchMLPError(f"{path}: is a directory, not an image file") from None
+    except OSError as e:
+        raise ScratchMLPError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped after the stat
+        f.close()
+        raise ScratchMLPError(f"{path}: not a regular file; give a PNG or JPEG file")
+    return f
+
+
+def _decode(source, path, mode: str, size: int):
+    Image, ImageOps = _pil()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(source)
+            image.draft(mode, (size, size))  # JPEG: decode big photos at a reduced scale
+            _check_pixels(image, path)
+            image = ImageOps.exif_transpose(image)
+            image.load()
     except Image.UnidentifiedImageError:
         raise ScratchMLPError(f"{path}: not an image Pillow can read; give a PNG or JPEG "
                               "file") from None
-    except Image.DecompressionBombError as e:
-        raise ScratchMLPError(f"{path}: too large to open safely ({e}); scale it down "
-                              "first") from None
-    except (OSError, SyntaxError, ValueError) as e:  # truncated or damaged files
-        raise ScratchMLPError(f"{path}: a damaged or unsupported image ({e}); "
-                              "save it again as PNG or JPEG") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ScratchMLPError(f"{path}: more pixels than {MAX_PIXELS:,}, too large to open "
+                              "safely; scale it down first") from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, OverflowError,
+            struct.error, ZeroDivisionError, IndexError, KeyError, TypeError) as e:
+        # truncated or damaged files: Pillow's plugins raise many kinds of error on them
+        raise ScratchMLPError(f"{path}: a damaged or unsupported image "
+                              f"({type(e).__name__}: {_first_line(e)}); save it again as PNG "
+                              "or JPEG") from None
     return image
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:120] if lines else "no details"
+
+
+def _check_pixels(image, path):
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ScratchMLPError(f"{path}: {width}x{height} pixels, more than the {MAX_PIXELS:,} "
+                              "this reader decodes; scale it down first")
+    if width * height == 0:
+        raise ScratchMLPError(f"{path}: an image of {width}x{height} pixels holds nothing")
 
 
 def _greyscale(image) -> np.ndarray:
@@ -120,7 +177,12 @@ def load_image(path) -> np.ndarray:
 
     `path` may also be a binary file object, such as io.BytesIO.
     """
-    return prepare(_greyscale(_open(path if hasattr(path, "read") else Path(path))))
+    image = _open(path if hasattr(path, "read") else Path(path))
+    grey = _greyscale(image)
+    if not np.isfinite(grey).all():
+        raise ScratchMLPError(f"{path}: holds NaN or infinite pixel values; save it again as "
+                              "PNG or JPEG")
+    return prepare(grey)
 
 
 def thumbnail(path, size: int = 112) -> np.ndarray:

@@ -38,6 +38,9 @@ _MAX_DIRECTORY = 1 << 20  # bytes of zip directory: ~15,000 entries, far more th
 _MAX_CONFIG_BYTES = 1 << 20  # the config entry (JSON text stored as UTF-32 by NumPy)
 _HEADER_ROOM = 4096  # .npy header bytes beyond the values (NumPy writes 128)
 _COMPRESSIONS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}  # what np.savez(_compressed) writes
+# Trained float32 weights hardly compress (about 1.1:1); a file whose entries claim to inflate
+# far more than this, and to many megabytes, holds no trained model: it is refused unread.
+_MAX_RATIO, _RATIO_FROM = 50, 64 << 20
 _PLAIN_KINDS = "biufU"  # bool, integers, floats, text (the config); never objects
 _REMAKE = "give a model.npz or checkpoint.npz written by scratchmlp train"
 
@@ -217,7 +220,17 @@ def _check_entries(infos: dict, config: TrainConfig, source: str) -> dict:
         if info.file_size > budget:
             raise ScratchMLPError(f"{source}: {name} declares {info.file_size:,} bytes, more than "
                                   f"its shape {shape} can need ({budget:,}); {_REMAKE}")
+    _check_ratio(infos, source)
     return expected
+
+
+def _check_ratio(infos: dict, source: str):
+    declared = sum(info.file_size for info in infos.values())
+    packed = sum(info.compress_size for info in infos.values())
+    if declared > _RATIO_FROM and declared > _MAX_RATIO * packed:
+        raise ScratchMLPError(f"{source}: {packed:,} compressed bytes claim to hold {declared:,} "
+                              "(more than 50:1): not the weights of a trained model; "
+                              f"{_REMAKE}")
 
 
 def _read_member(archive, info, source: str, name: str, shape: tuple, kinds: str,
