@@ -1,0 +1,175 @@
+"""Threads for the engine whose number never changes a result.
+
+BLAS is held at one thread (OpenBLAS with two threads sums a product in another order than
+with one, so results would depend on the thread count). Speed comes from this module instead:
+a big operation is cut into chunks, and a small pool of threads computes them (NumPy lets go
+of the GIL inside matmuls and ufuncs). The chunks are fixed by the shapes alone, never by the
+thread count, and every output element is always computed by the same chunk, so each chunk's
+bytes, and therefore every result, are the same at 1, 2 or 64 threads. The thread count only
+decides who computes a chunk, and when.
+
+    set_threads(4)             # or None: the cores this process may use
+    matmul(a, b, out=None)     # a @ b for 2-d a, chunked over the rows of the result
+    for_chunks(rows, fn)       # fn(start, stop) for fixed row ranges, on the pool
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import threading
+
+import numpy as np
+
+from ..errors import ScratchMLPError
+
+# Fixed constants (changing them changes results in the last bits, as a new BLAS would).
+# Each chunk of a matmul repacks the other operand, so a chunk needs enough rows and work to
+# pay for that: measured here, 2 chunks of 128 rows cost ~3% more CPU than one call, 8 of 32 ~25%.
+MAX_CHUNKS = 8
+MIN_CHUNK_ROWS = 64
+MIN_CHUNK_WORK = 20_000_000  # multiply-adds (or elementwise operations) per chunk
+
+
+def default_threads() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's core count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class _Job:
+    """One call's chunks: threads claim the next index until none is left."""
+
+    def __init__(self, fn, ranges):
+        self.fn, self.ranges = fn, ranges
+        self._next = itertools.count()  # next() on it is atomic under the GIL
+        self._left = len(ranges)
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.error = None
+
+    def work(self):
+        for i in iter(self._next.__next__, None):
+            if i >= len(self.ranges):
+                return
+            try:
+                self.fn(*self.ranges[i])
+            except BaseException as e:  # handed to the caller's thread
+                self.error = self.error or e
+            with self._lock:
+                self._left -= 1
+                if self._left == 0:
+                    self._done.set()
+
+    def wait(self):
+        self._done.wait()
+        if self.error is not None:
+            raise self.error
+
+
+class Pool:
+    """`threads - 1` helper threads; the calling thread computes chunks too."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+        self._jobs = queue.SimpleQueue()
+        self._helpers = [threading.Thread(target=self._serve, daemon=True,
+                                          name=f"scratchmlp-{i + 1}")
+                         for i in range(threads - 1)]
+        for helper in self._helpers:
+            helper.start()
+
+    def _serve(self):
+        for job in iter(self._jobs.get, None):
+            job.work()
+
+    def run(self, fn, ranges):
+        """fn(*r) for each r in `ranges`, spread over the threads; back when all are done."""
+        if self.threads == 1 or len(ranges) == 1:
+            for r in ranges:
+                fn(*r)
+            return
+        job = _Job(fn, ranges)
+        for _ in range(min(self.threads, len(ranges)) - 1):
+            self._jobs.put(job)
+        job.work()
+        job.wait()
+
+    def close(self):
+        for _ in self._helpers:
+            self._jobs.put(None)
+        for helper in self._helpers:
+            helper.join()
+
+
+_pool: list = [None]
+_blas_limit: list = [None]
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Use `threads` threads (None: default_threads()) from now on; BLAS stays at one thread.
+    Returns the number in use. Results are the same whatever the number."""
+    if threads is None:
+        threads = default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ScratchMLPError(f"threads must be a positive whole number, got {threads!r}")
+    _hold_blas_at_one_thread()
+    if _pool[0] is None or _pool[0].threads != threads:
+        if _pool[0] is not None:
+            _pool[0].close()
+        _pool[0] = Pool(threads)
+    return threads
+
+
+def threads() -> int:
+    """The number of threads in use (starting the default pool on first use)."""
+    return pool().threads
+
+
+def pool() -> Pool:
+    if _pool[0] is None:
+        set_threads(None)
+    return _pool[0]
+
+
+def _hold_blas_at_one_thread():
+    if _blas_limit[0] is None:
+        from threadpoolctl import threadpool_limits  # only here: keeps `--help` fast
+        _blas_limit[0] = threadpool_limits(limits=1, user_api="blas")
+
+
+def chunk_ranges(rows: int, work_per_row: float) -> list:
+    """Fixed [start, stop) row ranges for `rows` rows: as many chunks as the work is worth, up
+    to MAX_CHUNKS, of equal size (multiples of 8 rows but the last). Depends on shapes only."""
+    count = int(min(MAX_CHUNKS, rows * work_per_row // MIN_CHUNK_WORK, rows // MIN_CHUNK_ROWS))
+    if count <= 1:
+        return [(0, rows)]
+    size = -(-rows // count)
+    size = -(-size // 8) * 8
+    return [(start, min(start + size, rows)) for start in range(0, rows, size)]
+
+
+def for_chunks(rows: int, fn, work_per_row: float):
+    """fn(start, stop) for the fixed chunks of `rows` rows (see chunk_ranges), on the pool."""
+    pool().run(fn, chunk_ranges(rows, work_per_row))
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray = None) -> np.ndarray:
+    """a @ b for a 2-d `a` and `b`, computed in fixed chunks of the result's rows; the bytes
+    do not depend on the thread count. Other shapes go to np.matmul on the calling thread."""
+    if a.ndim != 2 or b.ndim != 2:
+        return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
+    ranges = chunk_ranges(a.shape[0], a.shape[1] * b.shape[1])
+    if len(ranges) == 1:
+        return np.matmul(a, b, out=out)
+
+    def chunk(start, stop):
+        np.matmul(a[start:stop], b, out=out[start:stop])
+
+    pool().run(chunk, ranges)
+    return out

@@ -1,0 +1,97 @@
+"""The engine's chunk pool: the same bytes at any thread count, chunks fixed by shapes alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratchmlp.engine import parallel
+from scratchmlp.errors import ScratchMLPError
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    before = parallel.threads()
+    yield
+    parallel.set_threads(before)
+
+
+@pytest.mark.parametrize("rows, work", [(1, 10), (63, 1e9), (256, 784 * 256), (784, 256 * 256),
+                                        (257, 784 * 4096), (10000, 784 * 256)])
+def test_chunks_cover_every_row_once(rows, work):
+    ranges = parallel.chunk_ranges(rows, work)
+    covered = [i for start, stop in ranges for i in range(start, stop)]
+    assert covered == list(range(rows))
+    assert 1 <= len(ranges) <= parallel.MAX_CHUNKS
+
+
+def test_chunks_depend_on_shapes_not_threads():
+    plans = []
+    for n in (1, 2, 4):
+        parallel.set_threads(n)
+        plans.append(parallel.chunk_ranges(256, 784 * 256))
+    assert plans[0] == plans[1] == plans[2] and len(plans[0]) > 1  # really chunked
+
+
+def _operands(rng, m, k, n, transpose_a):
+    a = rng.standard_normal((k, m) if transpose_a else (m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    return (a.T if transpose_a else a), b
+
+
+@pytest.mark.parametrize("m, k, n, transpose_a", [(256, 784, 256, False), (784, 256, 256, True),
+                                                  (300, 784, 1024, False), (256, 256, 10, False),
+                                                  (7, 5, 3, False)])
+def test_matmul_bytes_do_not_depend_on_the_thread_count(m, k, n, transpose_a):
+    a, b = _operands(np.random.default_rng(m + n), m, k, n, transpose_a)
+    results = []
+    for count in (1, 2, 4, 3):
+        parallel.set_threads(count)
+        results.append(parallel.matmul(a, b).tobytes())
+    assert results[0] == results[1] == results[2] == results[3]
+    np.testing.assert_allclose(np.frombuffer(results[0], np.float32).reshape(m, n), a @ b,
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_matmul_writes_into_out_and_passes_other_shapes_to_numpy():
+    rng = np.random.default_rng(0)
+    a, b = rng.random((256, 784), dtype=np.float32), rng.random((784, 64), dtype=np.float32)
+    out = np.empty((256, 64), np.float32)
+    assert parallel.matmul(a, b, out=out) is out
+    batched = rng.random((2, 3, 4)), rng.random((4, 5))
+    np.testing.assert_array_equal(parallel.matmul(*batched), np.matmul(*batched))
+
+
+def test_blas_is_held_at_one_thread():
+    from threadpoolctl import threadpool_info
+    parallel.set_threads(2)
+    blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
+    assert blas and all(info["num_threads"] == 1 for info in blas)
+
+
+def test_an_error_in_a_chunk_reaches_the_caller():
+    parallel.set_threads(2)
+    seen = []
+
+    def chunk(start, stop):
+        seen.append(start)
+        if start == 0:
+            raise ValueError("chunk 0 failed")
+
+    with pytest.raises(ValueError, match="chunk 0 failed"):
+        parallel.pool().run(chunk, [(0, 1), (1, 2), (2, 3)])
+    assert sorted(seen) == [0, 1, 2]  # the other chunks still ran; the pool is usable again
+    parallel.for_chunks(4, lambda start, stop: seen.append(-1), work_per_row=1)
+    assert seen.count(-1) == 1
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_a_thread_count_must_be_a_positive_whole_number(bad):
+    with pytest.raises(ScratchMLPError, match="threads must be a positive whole number"):
+        parallel.set_threads(bad)
+
+
+def test_default_is_the_cores_this_process_may_use():
+    import os
+    assert parallel.default_threads() == len(os.sched_getaffinity(0))
+    assert parallel.set_threads(None) == parallel.default_threads()
