@@ -15,13 +15,13 @@ def test_every_new_flag_reaches_the_run_config(real_data, tmp_path):
                  "--lr", "0.05", "--weight-decay", "1e-4", "--dropout", "0.25",
                  "--schedule", "cosine", "--augment", "shift,flip", "--validation", "500",
                  "--subset", "700", "--epochs", "2", "--init", "he", "--out", str(out),
-                 "--no-progress"])
+                 "--no-progress", "--threads", "2"])
     assert code == 0
     config = json.loads((out / "config.json").read_text())
     assert config == {**TrainConfig().to_dict(), "hidden": [32, 16], "optimizer": "momentum",
                       "momentum": 0.8, "lr": 0.05, "weight_decay": 1e-4, "dropout": 0.25,
                       "schedule": "cosine", "augment": ["shift", "flip"], "validation": 500,
-                      "subset": 700, "epochs": 2, "init": "he"}
+                      "subset": 700, "epochs": 2, "init": "he", "threads": 2}
     with open(out / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 and all(0 <= float(r["val_acc"]) <= 1 for r in rows)

@@ -10,6 +10,23 @@ def add_data_flag(parser):
                              "/usr/share/datasets/fashion-mnist, then a download")
 
 
+def add_threads_flag(parser, what: str = "threads for the computation"):
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help=f"{what} (default: the cores this process may use); results are "
+                             "the same bytes at any count")
+
+
+def use_threads(args) -> int:
+    """Start the engine's threads (--threads, or the default); the number in use."""
+    from ..engine import parallel
+    from ..errors import ScratchMLPError
+    try:
+        return parallel.set_threads(args.threads)
+    except ScratchMLPError:
+        raise ScratchMLPError(f"--threads must be a positive whole number, got {args.threads}") \
+            from None
+
+
 def load_data(args):
     import sys
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_data_flag, load_data, run_model_path
+from .common import add_data_flag, add_threads_flag, load_data, run_model_path, use_threads
 
 HELP = "test accuracy, per-class accuracy and a confusion matrix of a trained run"
 
@@ -17,6 +17,7 @@ def register(subparsers):
                    help="print one JSON object (accuracy, per_class, confusion, n) instead "
                         "of the table")
     add_data_flag(p)
+    add_threads_flag(p)
     p.set_defaults(func=run)
 
 
@@ -28,6 +29,7 @@ def run(args) -> int:
     from ..errors import ScratchMLPError
     from ..train.evaluation import evaluate_model
     from ..train.modelfile import load_model
+    use_threads(args)
     path = run_model_path(args.run)
     model, _ = load_model(path)
     data = load_data(args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_data_flag, load_data
+from .common import add_data_flag, add_threads_flag, load_data, use_threads
 from .train import add_setting_flags, training_images
 
 HELP = "answer the chapter's exercises 1-3: accuracy against width, depth or learning rate"
@@ -62,6 +62,7 @@ def register(subparsers):
     p.add_argument("--validation", type=int, default=10000, metavar="N",
                    help="training images held out to compare the points (default 10000)")
     add_data_flag(p)
+    add_threads_flag(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default runs/explore-KIND)")
     p.add_argument("--force", action="store_true", help="start again, discarding finished points")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch lines")
@@ -111,6 +112,9 @@ def run(args) -> int:
     base = config_from_flags(args, TrainConfig(validation=args.validation).to_dict())
     base = TrainConfig.from_dict({**base.to_dict(), "validation": args.validation}, "settings")
     points = points_for(args, base)
+    threads = use_threads(args)
+    for point in points:
+        point.config.threads = threads  # recorded in each point's config.json
     loss_limit = args.loss_limit if args.loss_limit is not None else (
         DEFAULT_LOSS_LIMIT if args.kind == "lr" else None)
     if loss_limit is not None and not loss_limit > 0:

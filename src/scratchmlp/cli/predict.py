@@ -7,7 +7,7 @@ images titled "true / predicted".
 
 from __future__ import annotations
 
-from .common import add_data_flag, load_data, run_model_path
+from .common import add_data_flag, add_threads_flag, load_data, run_model_path, use_threads
 
 HELP = "classify your own images (PNG/JPEG), or draw test images with true/predicted labels"
 MAX_GRID = 100  # test images drawn in one picture: more is unreadable (and 10,000 took 6.7 GB)
@@ -29,11 +29,13 @@ def register(subparsers):
                                                   "(default RUN/predictions.png, or RUN/seen.png "
                                                   "with IMAGE --show)")
     add_data_flag(p)
+    add_threads_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..errors import ScratchMLPError
+    use_threads(args)
     if args.images:
         return classify_files(args)
     if args.show:

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from .common import add_data_flag, load_data
+from .common import add_data_flag, add_threads_flag, load_data, use_threads
 
 HELP = "train an MLP (the chapter's 784-256-10 by default) into a run folder"
 
@@ -94,6 +94,7 @@ def register(subparsers):
                    help="score the test set once, after the last epoch, instead of after "
                         "every epoch")
     add_data_flag(p)
+    add_threads_flag(p)
     p.add_argument("--out", metavar="RUN", help="run folder (default runs/mlp-DATE-TIME)")
     p.add_argument("--resume", metavar="RUN", help="continue an interrupted run")
     p.add_argument("--force", action="store_true", help="overwrite an existing run folder")
@@ -159,6 +160,7 @@ def run(args) -> int:
     out = Path(args.resume or args.out or time.strftime("runs/mlp-%Y%m%d-%H%M%S"))
     check_folder(out, bool(args.resume), args.force)  # before anything slow, touching nothing
     config = _config(args)
+    config.threads = use_threads(args)  # recorded in config.json; not compared on resume
     data = load_data(args)
     print(f"training {describe(config)} -> {out}")
     progress = _Progress(config, training_images(config, len(data.train_labels)),

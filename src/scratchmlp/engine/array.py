@@ -23,6 +23,7 @@ import threading
 import numpy as np
 
 from ..errors import ScratchMLPError
+from . import parallel
 
 _state = threading.local()
 _default_dtype = [np.dtype(np.float32)]  # MXNet's default; float64 on request (gradient checks)
@@ -413,7 +414,7 @@ def matmul(a, b):
     a, b = np.asarray(a), np.asarray(b)
     if a.ndim == 0 or b.ndim == 0:
         raise ScratchMLPError("matmul/dot of a scalar: use * instead")
-    out = np.matmul(a, b)
+    out = parallel.matmul(a, b)  # 2-d: chunks on threads, bytes independent of their number
     if a.ndim == 1 and b.ndim == 1:
         return out, (lambda g: g * b, lambda g: g * a)
     if b.ndim == 1:  # (..., m, k) @ (k,) -> (..., m)
@@ -423,7 +424,8 @@ def matmul(a, b):
         return out, (lambda g: (b @ g[..., None])[..., 0],
                      lambda g: a[:, None] * g[..., None, :])
     # BLAS reads the transposed views directly: no copies.
-    return out, (lambda g: g @ np.swapaxes(b, -1, -2), lambda g: np.swapaxes(a, -1, -2) @ g)
+    return out, (lambda g: parallel.matmul(g, np.swapaxes(b, -1, -2)),
+                 lambda g: parallel.matmul(np.swapaxes(a, -1, -2), g))
 
 
 @op

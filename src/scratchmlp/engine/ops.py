@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ScratchMLPError
+from . import parallel
 from .array import (  # noqa: F401 - re-exported: the ops behind Array's operators
     add, divide, exp, getitem, log, matmul, max, mean, multiply, negative, op, power, reshape,
     subtract, sum, transpose,
@@ -80,16 +81,13 @@ def linear(x, weight, bias, relu=False):
     One op instead of two or three: no separate arrays for the sum and the activation, and
     backward masks the gradient once for all three inputs (relu' read off the output).
     """
-    out = np.matmul(x, weight)
-    out += bias
-    if relu:
-        np.maximum(out, 0, out=out)
+    out = parallel.linear(x, weight, bias, relu)  # chunks on threads, bytes independent of them
 
     def backward(g, needed):
         if relu:
             g = g * (out > 0)
-        return (g @ np.swapaxes(weight, -1, -2) if needed[0] else None,
-                np.swapaxes(x, -1, -2) @ g if needed[1] else None,
+        return (parallel.matmul(g, np.swapaxes(weight, -1, -2)) if needed[0] else None,
+                parallel.matmul(np.swapaxes(x, -1, -2), g) if needed[1] else None,
                 g.sum(axis=0) if needed[2] else None)
 
     return out, backward

@@ -10,6 +10,7 @@ decides who computes a chunk, and when.
 
     set_threads(4)             # or None: the cores this process may use
     matmul(a, b, out=None)     # a @ b for 2-d a, chunked over the rows of the result
+    linear(x, w, b, relu)      # x @ w + b (then relu), each chunk finished in the cache
     for_chunks(rows, fn)       # fn(start, stop) for fixed row ranges, on the pool
 """
 
@@ -160,6 +161,7 @@ def for_chunks(rows: int, fn, work_per_row: float):
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray = None) -> np.ndarray:
     """a @ b for a 2-d `a` and `b`, computed in fixed chunks of the result's rows; the bytes
     do not depend on the thread count. Other shapes go to np.matmul on the calling thread."""
+    workers = pool()  # first use holds BLAS at one thread, for every shape
     if a.ndim != 2 or b.ndim != 2:
         return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
     if out is None:
@@ -171,5 +173,24 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray = None) -> np.ndarray:
     def chunk(start, stop):
         np.matmul(a[start:stop], b, out=out[start:stop])
 
-    pool().run(chunk, ranges)
+    workers.run(chunk, ranges)
+    return out
+
+
+def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, relu: bool = False) -> np.ndarray:
+    """x @ weight + bias (then max(., 0) with `relu`) for 2-d `x`, each chunk of rows finished
+    while it is still in the cache; the same bytes at any thread count."""
+    if x.ndim != 2 or weight.ndim != 2:
+        out = matmul(x, weight)
+        out += bias
+        return np.maximum(out, 0, out=out) if relu else out
+    out = np.empty((x.shape[0], weight.shape[1]), np.result_type(x, weight))
+
+    def chunk(start, stop):
+        rows = np.matmul(x[start:stop], weight, out=out[start:stop])
+        rows += bias
+        if relu:
+            np.maximum(rows, 0, out=rows)
+
+    pool().run(chunk, chunk_ranges(x.shape[0], x.shape[1] * weight.shape[1]))
     return out

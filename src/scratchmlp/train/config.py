@@ -32,6 +32,9 @@ class TrainConfig:
     augment: list = field(default_factory=list)  # training-time "shift" and/or "flip"
     validation: int = 0  # training images held out to score each epoch (0: none)
     subset: int | None = None  # train on the first N of the remaining training images
+    # Threads the run computed with: recorded in config.json, but no setting: the results are
+    # the same bytes at any count (engine/parallel.py), so to_dict() and resume leave it out.
+    threads: int | None = field(default=None, compare=False)
 
     def __post_init__(self):
         self.validate()
@@ -72,6 +75,10 @@ class TrainConfig:
         _check_int("validation", self.validation)
         if self.validation < 0:
             raise ScratchMLPError(f"validation must be 0 or more images, got {self.validation}")
+        if self.threads is not None:
+            _check_int("threads", self.threads)
+            if self.threads <= 0:
+                raise ScratchMLPError(f"threads must be a positive number, got {self.threads}")
         if self.subset is not None:
             _check_int("subset", self.subset)
             if self.subset <= 0:
@@ -79,10 +86,17 @@ class TrainConfig:
                                       f"got {self.subset}")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The settings that decide the results (`threads` is not one of them)."""
+        values = dataclasses.asdict(self)
+        del values["threads"]
+        return values
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        """The settings, then the thread count when it is known (what config.json holds)."""
+        values = self.to_dict()
+        if self.threads is not None:
+            values["threads"] = self.threads
+        return json.dumps(values, indent=2) + "\n"
 
     @classmethod
     def from_dict(cls, values: dict, source: str = "config") -> "TrainConfig":
