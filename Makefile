@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test data venv clean bench
+.PHONY: demo test test-fast data venv clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
@@ -42,6 +42,11 @@ demo: venv data
 # A throwaway PostgreSQL server on loopback for the sweep's shared-study tests (see the script).
 test: data $(VENV)/.installed-test
 	scripts/with-postgres.sh $(BIN)/python -m pytest
+
+# The inner loop: everything but the tests marked slow (subprocesses, the real data, the
+# notebook, PostgreSQL, long fuzzing); under a minute on 2 cores. `make test` still runs all.
+test-fast: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -136,6 +136,7 @@ def test_checksum_mismatch(capsys, tmp_path):
                  "set SCRATCHMLP_VERIFY=0")
 
 
+@pytest.mark.slow
 def test_own_data_is_accepted_with_verify_0(capsys, tmp_path, monkeypatch):
     """The documented escape hatch for custom data: structure is still checked, checksums not."""
     data = write_dataset(tmp_path / "data")
@@ -248,6 +249,7 @@ def test_a_model_too_big_for_memory(capsys, tmp_path, monkeypatch):
     assert not Path("run").exists()
 
 
+@pytest.mark.slow
 def test_out_at_an_existing_run_overwrites_nothing(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
     data = write_dataset(tmp_path / "data")
@@ -270,6 +272,7 @@ def test_out_that_is_a_file(capsys, tmp_path):
     assert Path("run").read_text() == "not a folder"
 
 
+@pytest.mark.slow
 def test_resume_with_other_settings(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
     data = write_dataset(tmp_path / "data")

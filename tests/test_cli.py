@@ -171,6 +171,7 @@ def test_a_diverging_run_is_one_line_and_exit_2(real_data, tmp_path):
     (["train", "--lr", "-1"], "argument --lr: expected a positive number"),
     (["evaluate", "no-such-run"], "no-such-run"),
 ])
+@pytest.mark.slow
 def test_user_mistakes_are_one_line_and_exit_2(tmp_path, args, needle):
     out = ["--out", tmp_path / "run"] if args[0] == "train" else []
     done = scratchmlp(*args, *out, check=False)

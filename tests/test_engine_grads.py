@@ -260,47 +260,27 @@ def test_every_differentiable_op_is_checked():
     assert differentiable <= checked, f"ops without a gradient check: {differentiable - checked}"
 
 
-# ---- the chapter's network and loss, written as the chapter writes them ---------------------
-def _chapter_loss(X, y):
-    """`net` and `loss` from the chapter, over the engine's `np`; returns f(W1, b1, W2, b2)."""
-    np = engine_np
-    num_inputs = 784
-
-    def relu(X):
-        a = np.zeros_like(X)
-        return np.maximum(X, a)
-
-    def objective(W1, b1, W2, b2):
-        def net(X):
-            X = X.reshape((-1, num_inputs))
-            H = relu(np.dot(X, W1) + b1)
-            return np.dot(H, W2) + b2
-
-        return ops.softmax_cross_entropy(net(Array(X)), y)
-
-    return objective
-
-
-def test_chapter_net_and_loss_gradient():
+# ---- the chapter's network and loss (tests/conftest.py writes them as the chapter does) -----
+def test_chapter_net_and_loss_gradient(chapter):
     rng = numpy.random.default_rng(7)
-    num_inputs, num_hiddens, num_outputs, batch = 784, 16, 10, 6
+    num_hiddens, batch = 4, 6  # few hidden units: the finite differences visit every weight
     X = rng.uniform(0, 1, (batch, 1, 28, 28))
-    y = rng.integers(0, num_outputs, batch)
-    params = [rng.normal(scale=0.01, size=(num_inputs, num_hiddens)),
+    y = rng.integers(0, chapter.num_outputs, batch)
+    params = [rng.normal(scale=0.01, size=(chapter.num_inputs, num_hiddens)),
               rng.normal(scale=0.1, size=num_hiddens),
-              rng.normal(scale=0.01, size=(num_hiddens, num_outputs)),
-              numpy.zeros(num_outputs)]
-    assert_grads(_chapter_loss(X, y), *params)
+              rng.normal(scale=0.01, size=(num_hiddens, chapter.num_outputs)),
+              numpy.zeros(chapter.num_outputs)]
+    assert_grads(lambda *p: ops.softmax_cross_entropy(chapter.net(*p)(Array(X)), y), *params)
 
 
 def test_mlp_class_gradient_two_hidden_layers():
-    """The package's MLP (what `scratchmlp train` trains), 784-8-6-10 with the mean loss."""
+    """The package's MLP (what `scratchmlp train` trains), 784-4-3-10 with the mean loss."""
     from scratchmlp.nn import MLP, SoftmaxCrossEntropyLoss
     rng = numpy.random.default_rng(8)
     X = rng.uniform(0, 1, (5, 1, 28, 28))
     y = rng.integers(0, 10, 5)
     with use_dtype(numpy.float64):
-        model = MLP(784, [8, 6], 10, init="he", seed=3, dtype=numpy.float64)
+        model = MLP(784, [4, 3], 10, init="he", seed=3, dtype=numpy.float64)
     loss = SoftmaxCrossEntropyLoss()
 
     def objective(*params):

@@ -303,25 +303,12 @@ def test_in_place_update_outside_record_keeps_the_buffer(x):
 
 
 # ---- the chapter's namespace ---------------------------------------------------------------
-def test_the_chapter_cells_run_as_written():
+def test_the_chapter_cells_run_as_written(chapter):
     npx.set_np()
-    batch_size, num_inputs, num_outputs, num_hiddens = 4, 784, 10, 256
-    W1 = np.random.normal(scale=0.01, size=(num_inputs, num_hiddens))
-    b1 = np.zeros(num_hiddens)
-    W2 = np.random.normal(scale=0.01, size=(num_hiddens, num_outputs))
-    b2 = np.zeros(num_outputs)
-    params = [W1, b1, W2, b2]
-    for param in params:
-        param.attach_grad()
-
-    def relu(X):
-        a = np.zeros_like(X)
-        return np.maximum(X, a)
-
-    def net(X):
-        X = X.reshape((-1, num_inputs))
-        H = relu(np.dot(X, W1) + b1)
-        return np.dot(H, W2) + b2
+    batch_size, num_inputs = 4, chapter.num_inputs
+    params = chapter.params()
+    W1, b1, W2, b2 = params
+    net = chapter.net(*params)
 
     loss = SoftmaxCrossEntropyLoss()
     X = numpy.random.default_rng(0).uniform(0, 1, (batch_size, 1, 28, 28)).astype(numpy.float32)

@@ -89,6 +89,7 @@ def test_writing_into_a_missing_folder_is_a_clear_error(tmp_path):
         atomic_write_bytes(tmp_path / "nowhere" / "x.npz", b"data")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_write_leaves_the_old_file_and_resume_sweeps_the_temp(tmp_path):
     """A real crash: the writer is SIGKILLed between writing the temp file and the rename."""
     run = tmp_path / "run"
@@ -188,6 +189,7 @@ def resume(run, data_dir, tmp_path):
     return done
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_stop_signal_saves_and_exits_130_then_resumes_bit_identical(tmp_path, data_dir,
                                                                      reference, stop):
@@ -208,6 +210,7 @@ def test_stop_signal_saves_and_exits_130_then_resumes_bit_identical(tmp_path, da
     assert_same_run(run, reference)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path, data_dir, reference):
     run = tmp_path / "run"
     process = start_training(run, data_dir, tmp_path)
@@ -222,6 +225,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path, data_dir, refe
     assert_same_run(run, reference)
 
 
+@pytest.mark.slow
 def test_failed_checkpoint_write_keeps_the_last_one_and_resume_completes(
         capsys, tmp_path, data_dir, reference, monkeypatch):
     """The disk fills while epoch 2's checkpoint is renamed into place."""
@@ -249,6 +253,7 @@ def test_failed_checkpoint_write_keeps_the_last_one_and_resume_completes(
     assert_same_run(Path("run"), reference)
 
 
+@pytest.mark.slow
 def test_resume_refuses_metrics_that_lost_epochs(capsys, tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
     flags = ["--data-dir", data_dir, "--hidden", 16, "--no-progress"]
@@ -264,6 +269,7 @@ def test_resume_refuses_metrics_that_lost_epochs(capsys, tmp_path, data_dir, mon
                    "run/metrics.csv: not a readable metrics file")
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_damaged_checkpoint(capsys, tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
     assert cli(capsys, "train", "--out", "run", "--epochs", 1, "--hidden", 16,
@@ -286,6 +292,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_sigterm_while_the_data_loads_is_one_line_and_writes_nothing(tmp_path, data_dir):
     run = tmp_path / "run"
     process = subprocess.Popen(

@@ -28,6 +28,8 @@ from scratchmlp.errors import ScratchMLPError
 from scratchmlp.train.config import TrainConfig
 from scratchmlp.train.modelfile import build_model, load_checkpoint, load_model, save_checkpoint
 
+pytestmark = pytest.mark.slow  # thousands of examples: `make test`, not `make test-fast`
+
 # About 3,000 examples in all: cheap parses get more than whole model loads.
 FUZZ = settings(max_examples=250, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

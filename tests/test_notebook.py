@@ -98,6 +98,7 @@ def test_notebook_is_what_its_builder_writes():
         "notebook and tools/make_notebook.py differ: edit the builder and run it"
 
 
+@pytest.mark.slow
 def test_strip_tool_clears_outputs_and_check_mode_notices_them(tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     cell = _code_cells(nb)[0]

@@ -145,28 +145,13 @@ def test_a_diverging_run_raises_naming_the_epoch():
 
 # ---- the chapter on the real data ----------------------------------------------------------
 @pytest.fixture(scope="module")
-def chapter_epoch(real_data):
+def chapter_epoch(real_data, chapter):
     """The chapter's cells, as written, for one epoch: 784-256-10, N(0, 0.01), lr 0.5, batch 256."""
     np.random.seed(0)
     batch_size = 256
     train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size, data=real_data)
-    num_inputs, num_outputs, num_hiddens = 784, 10, 256
-    W1 = np.random.normal(scale=0.01, size=(num_inputs, num_hiddens))
-    b1 = np.zeros(num_hiddens)
-    W2 = np.random.normal(scale=0.01, size=(num_hiddens, num_outputs))
-    b2 = np.zeros(num_outputs)
-    params = [W1, b1, W2, b2]
-    for param in params:
-        param.attach_grad()
-
-    def relu(X):
-        a = np.zeros_like(X)
-        return np.maximum(X, a)
-
-    def net(X):
-        X = X.reshape((-1, num_inputs))
-        H = relu(np.dot(X, W1) + b1)
-        return np.dot(H, W2) + b2
+    params = chapter.params()
+    net = chapter.net(*params)
 
     loss = SoftmaxCrossEntropyLoss()
     num_epochs, lr = 1, 0.5
