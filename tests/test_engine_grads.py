@@ -51,14 +51,16 @@ E = types.SimpleNamespace(**{n: getattr(engine_np, n) for n in dir(engine_np)
                              if not n.startswith("_")},
                           sigmoid=ops.sigmoid, relu=ops.relu, log_softmax=ops.log_softmax,
                           softmax_cross_entropy=ops.softmax_cross_entropy, linear=ops.linear,
-                          dropout=ops.dropout)
+                          dropout=ops.dropout, pick=ops.pick)
 R = types.SimpleNamespace(**{n: getattr(numpy, n) for n in dir(numpy) if not n.startswith("_")},
                           sigmoid=lambda a: 1 / (1 + numpy.exp(-a)),
                           relu=lambda a: numpy.maximum(a, 0), log_softmax=_log_softmax,
                           softmax_cross_entropy=_cross_entropy,
                           linear=lambda x, W, b, relu=False:
                               numpy.maximum(x @ W + b, 0) if relu else x @ W + b,
-                          dropout=lambda a, keep: a * keep)
+                          dropout=lambda a, keep: a * keep,
+                          pick=lambda a, index, axis=-1: numpy.squeeze(numpy.take_along_axis(
+                              a, numpy.expand_dims(index, axis), axis), axis))
 
 LABELS = numpy.array([2, 0, 3, 3, 1])
 DROPOUT_KEEP = numpy.array([[2.0, 0, 2, 2], [0, 0, 2, 2], [2, 2, 0, 2]])  # p = 0.5
@@ -130,6 +132,19 @@ UNARY_CASES = [
     # inverted dropout with a fixed mask of 0 and 1/(1-p): linear in x, no gradient to the mask
     ("dropout", lambda m, x: m.dropout(x, DROPOUT_KEEP), normal(3, 4)),
     ("scalar-input", lambda m, x: m.exp(x) * x, numpy.array(0.7)),
+    ("abs", lambda m, x: m.abs(x), away_from_zero(3, 4)),
+    ("sin", lambda m, x: m.sin(x), normal(3, 4)),
+    ("cos", lambda m, x: m.cos(x), normal(3, 4)),
+    ("sinh", lambda m, x: m.sinh(x), normal(3, 4)),
+    ("cosh", lambda m, x: m.cosh(x), normal(3, 4)),
+    ("clip", lambda m, x: m.clip(x, -0.5, 0.7), normal(4, 5)),
+    ("clip(None,0.3)", lambda m, x: m.clip(x, None, 0.3), normal(4, 5)),
+    ("where(x>0,x,2x)", lambda m, x: m.where(x > 0, x, x * 2), away_from_zero(3, 4)),
+    ("norm", lambda m, x: m.linalg.norm(x), normal(3, 4)),
+    ("norm(axis=1)", lambda m, x: m.linalg.norm(x, axis=1), normal(3, 4)),
+    ("norm(axis=0,keepdims)", lambda m, x: m.linalg.norm(x, axis=0, keepdims=True), normal(3, 4)),
+    ("pick", lambda m, x: m.pick(x, LABELS), normal(5, 4)),
+    ("pick(axis=0)", lambda m, x: m.pick(x, numpy.array([1, 0, 2, 2]), axis=0), normal(3, 4)),
 ]
 
 MATMUL_SHAPES = [  # every 1-d / 2-d / batched combination, batch dimensions broadcast
@@ -192,7 +207,21 @@ SHAPE_CASES = [
     ("transpose(1,-1,0)", lambda m, x: m.transpose(x, (1, -1, 0)), normal(2, 3, 4)),
     ("x.T", lambda m, x: x.T, normal(3, 4)),
     ("x.transpose(2,0,1)", lambda m, x: x.transpose(2, 0, 1), normal(2, 3, 4)),
+    ("expand_dims(1)", lambda m, x: m.expand_dims(x, 1), normal(3, 4)),
+    ("squeeze", lambda m, x: m.squeeze(x), normal(3, 1, 4)),
+    ("squeeze(axis=1)", lambda m, x: m.squeeze(x, axis=1), normal(3, 1, 4)),
+    ("split(3,axis=1)[1]", lambda m, x: m.split(x, 3, axis=1)[1], normal(2, 6)),
+    ("split([1,3])[2]", lambda m, x: m.split(x, [1, 3])[2] * 2, normal(5, 2)),
 ]
+
+
+def _joining_cases():
+    for name, f in [("concatenate", lambda m, x, y: m.concatenate([x, y * 2], axis=0)),
+                    ("concatenate(axis=1)", lambda m, x, y: m.concatenate([y, x, y], axis=1)),
+                    ("stack", lambda m, x, y: m.stack([x, y])),
+                    ("stack(axis=-1)", lambda m, x, y: m.stack([y, x], axis=-1)),
+                    ("where(x>y,x,y)", lambda m, x, y: m.where(x > y, x, y))]:
+        yield pytest.param(f, (normal(3, 4), normal(3, 4)), id=name)
 
 GETITEM_CASES = [
     ("x[1]", lambda m, x: x[1], normal(3, 4)),
@@ -229,7 +258,7 @@ def _table(rows):
 
 ALL_CASES = [*_binary_cases(), *_table(CONSTANT_CASES), *_table(UNARY_CASES),
              *_linear_algebra_cases(), *_reduction_cases(), *_table(SHAPE_CASES),
-             *_table(GETITEM_CASES), *_table(LOSS_CASES)]
+             *_table(GETITEM_CASES), *_table(LOSS_CASES), *_joining_cases()]
 
 
 @pytest.mark.parametrize("f, inputs", ALL_CASES)
@@ -253,7 +282,9 @@ def test_every_differentiable_op_is_checked():
     checked = {"add", "subtract", "multiply", "divide", "negative", "power", "maximum",
                "minimum", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "matmul", "dot",
                "sum", "mean", "max", "reshape", "transpose", "getitem", "log_softmax",
-               "softmax_cross_entropy", "linear", "dropout"}
+               "softmax_cross_entropy", "linear", "dropout", "abs", "sin", "cos", "sinh",
+               "cosh", "clip", "_where", "expand_dims", "squeeze", "_concatenate", "norm",
+               "pick"}
     differentiable = {name for name, value in vars(ops).items()
                       if callable(value) and getattr(value, "__wrapped__", None) is not None}
     differentiable.add("dot")

@@ -67,10 +67,32 @@ def test_backward_refuses_a_head_of_another_shape(x):
 def test_backward_twice_on_one_graph_gives_the_same_gradient(x):
     with autograd.record():
         y = (x * x).sum()
-    y.backward()
+    y.backward(retain_graph=True)
     first = x.grad.copy()
     y.backward()
     numpy.testing.assert_array_equal(x.grad, first)  # overwritten, not accumulated to 2x
+
+
+def test_a_second_backward_through_a_used_graph_raises_as_in_mxnet(x):
+    with autograd.record():
+        h = x * x
+        y, z = h.sum(), (h * 2).sum()
+    y.backward()
+    first = x.grad.copy()
+    for used in (y, z):  # z shares h, which y's backward used up
+        with pytest.raises(ScratchMLPError, match="retain_graph=True"):
+            used.backward()
+    numpy.testing.assert_array_equal(x.grad, first)  # nothing written by the refusals
+
+
+def test_grad_is_an_array_whose_object_backward_overwrites(x):
+    grad = x.grad
+    assert isinstance(grad, Array)
+    with autograd.record():
+        y = (x * 3).sum()
+    y.backward()
+    assert x.grad is grad
+    numpy.testing.assert_array_equal(grad.asnumpy(), numpy.full(x.shape, 3, numpy.float32))
 
 
 def test_backward_overwrites_grad_from_an_earlier_graph(x):
@@ -89,7 +111,7 @@ def test_backward_twice_through_the_loss_gives_the_same_gradient():
     labels = numpy.array([0, 1, 2, 0])
     with autograd.record():
         l = SoftmaxCrossEntropyLoss()(logits, labels)
-    l.backward()
+    l.backward(retain_graph=True)
     first = logits.grad.copy()
     l.backward()
     numpy.testing.assert_allclose(logits.grad, first, rtol=1e-6)

@@ -62,15 +62,26 @@ def test_linear_keeps_float32_and_leaves_inputs_alone():
         np.testing.assert_array_equal(before, after)
 
 
-def test_maximum_ties_send_the_gradient_to_the_second_input():
+def test_maximum_and_minimum_ties_send_the_gradient_to_the_first_input_as_mxnet():
     a, b = Array(np.array([1.0, 2.0, 3.0])), Array(np.array([1.0, 1.0, 4.0]))
-    a.attach_grad()
-    b.attach_grad()
+    for fn, to_a in ((ops.maximum, [1.0, 1.0, 0.0]), (ops.minimum, [1.0, 0.0, 1.0])):
+        a.attach_grad()
+        b.attach_grad()
+        with record():
+            out = fn(a, b)
+        out.backward()
+        np.testing.assert_array_equal(a.grad, to_a)
+        np.testing.assert_array_equal(b.grad, 1 - np.array(to_a))
+
+
+def test_the_chapters_relu_at_ties_has_mxnets_gradient():
+    """MXNet 1.9.1 gives [0, 1, 1, 1, 1, 0] for np.maximum(Z, 0) on this Z."""
+    Z = Array(np.array([-1.0, 0.0, 2.0, 0.0, 0.5, -3.0]))
+    Z.attach_grad()
     with record():
-        out = ops.maximum(a, b)
+        out = ops.maximum(Z, 0)
     out.backward()
-    np.testing.assert_array_equal(a.grad, [0.0, 1.0, 0.0])
-    np.testing.assert_array_equal(b.grad, [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(Z.grad, [0, 1, 1, 1, 1, 0])
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])

@@ -1,3 +1,33 @@
-"""`from scratchmlp import autograd`: `record()`, `pause()`, `is_recording()` as in MXNet."""
+"""`from scratchmlp import autograd`: MXNet's recording and training-mode switches, and `grad`."""
 
-from .engine.array import is_recording, pause, record  # noqa: F401
+from __future__ import annotations
+
+from .engine.array import (  # noqa: F401 - the names MXNet's autograd has
+    Array, is_recording, is_training, pause, predict_mode, record, train_mode,
+)
+from .errors import ScratchMLPError
+
+
+def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False,
+         train_mode=True):
+    """The gradients of `heads` with respect to `variables` (each with `attach_grad()`),
+    returned as a list; the variables' `.grad` are left as they were. One head only."""
+    if create_graph:
+        raise ScratchMLPError("autograd.grad(create_graph=True): higher-order gradients are "
+                              "not supported")
+    single = isinstance(variables, Array)
+    variables = [variables] if single else list(variables)
+    if isinstance(heads, (list, tuple)):
+        if len(heads) != 1:
+            raise ScratchMLPError(f"autograd.grad takes one head, got {len(heads)}")
+        heads, head_grads = heads[0], head_grads[0] if head_grads else None
+    if any(v.grad is None for v in variables):
+        raise ScratchMLPError("autograd.grad: call attach_grad() on every variable first")
+    saved = [v.grad.data for v in variables]
+    try:
+        heads.backward(head_grads, retain_graph=bool(retain_graph))
+        grads = [Array(v.grad.data.copy(), dtype=v.dtype) for v in variables]
+    finally:
+        for v, data in zip(variables, saved):
+            v.grad.data = data
+    return grads[0] if single else grads

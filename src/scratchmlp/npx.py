@@ -1,12 +1,34 @@
-"""The few `npx` functions the chapter's neighbours use; `set_np()` has nothing to switch on."""
+"""The `npx` functions the book uses; `set_np()` has nothing to switch on."""
 
-from .engine.ops import log_softmax, relu, sigmoid, softmax_cross_entropy  # noqa: F401
+from __future__ import annotations
+
+import numpy as _np
+
+from .engine import ops as _ops
+from .engine.array import Array as _Array, as_data as _as_data, default_dtype as _default_dtype
+from .engine.ops import log_softmax, pick, relu, sigmoid, softmax_cross_entropy  # noqa: F401
 
 
-def set_np():
+def set_np(shape=True, array=True, dtype=False):
     """MXNet needed this to turn on NumPy semantics; scratchmlp always has them."""
 
 
 def softmax(x, axis=-1):
-    from .engine.ops import exp
-    return exp(log_softmax(x, axis=axis))
+    return _ops.exp(log_softmax(x, axis=axis))
+
+
+def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype=None):
+    """Rows of `depth` values: `on_value` at each index, `off_value` elsewhere (float32)."""
+    index = _np.asarray(_as_data(indices)).astype(_np.intp)
+    out = _np.full(index.shape + (depth,), off_value, dtype=dtype or _default_dtype())
+    _np.put_along_axis(out, index[..., None], on_value, axis=-1)
+    return _Array(out, dtype=out.dtype)
+
+
+def reshape(a, newshape, reverse=False):
+    """npx.reshape for NumPy-style shapes (-1 infers one axis); MXNet's codes -2..-6 are not
+    supported."""
+    shape = (newshape,) if isinstance(newshape, int) else tuple(newshape)
+    if reverse or any(n < -1 for n in shape):
+        raise _ops.ScratchMLPError(f"npx.reshape{shape}: only sizes and -1 are supported")
+    return _ops.reshape(a, shape)

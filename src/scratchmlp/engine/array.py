@@ -33,26 +33,43 @@ def is_recording() -> bool:
     return getattr(_state, "recording", False)
 
 
+def is_training() -> bool:
+    """True inside `record()` (and `train_mode()`): layers such as dropout are on, as in MXNet."""
+    return getattr(_state, "training", False)
+
+
 @contextlib.contextmanager
-def record():
-    """Record the ops in this block so that `backward()` can differentiate them."""
-    previous = is_recording()
-    _state.recording = True
+def _switch(recording=None, training=None):
+    previous = is_recording(), is_training()
+    if recording is not None:
+        _state.recording = recording
+    if training is not None:
+        _state.training = training
     try:
         yield
     finally:
-        _state.recording = previous
+        _state.recording, _state.training = previous
 
 
-@contextlib.contextmanager
-def pause():
+def record(train_mode: bool = True):
+    """Record the ops in this block so that `backward()` can differentiate them; by default
+    also in training mode (`is_training()` is True), as MXNet's `autograd.record()`."""
+    return _switch(recording=True, training=train_mode)
+
+
+def pause(train_mode: bool = False):
     """Stop recording inside a `record()` block (e.g. to compute a metric)."""
-    previous = is_recording()
-    _state.recording = False
-    try:
-        yield
-    finally:
-        _state.recording = previous
+    return _switch(recording=False, training=train_mode)
+
+
+def train_mode():
+    """Training mode (dropout on) without changing whether ops are recorded."""
+    return _switch(training=True)
+
+
+def predict_mode():
+    """Prediction mode (dropout off) without changing whether ops are recorded."""
+    return _switch(training=False)
 
 
 def default_dtype() -> np.dtype:
@@ -151,6 +168,18 @@ def _constant(x):
     return x.data if isinstance(x, Array) else x
 
 
+def _index(key):
+    """An index made of Arrays as NumPy takes it: float index arrays (np.array([0, 2]) is
+    float32, as in MXNet) are cast to integers, as MXNet does."""
+    key = _constant(key)
+    if isinstance(key, np.ndarray) and key.dtype.kind == "f":
+        return key.astype(np.int64)
+    return key
+
+
+_SPENT = "spent"  # the rules of a node whose graph a backward() has used up
+
+
 class Array:
     """An n-dimensional array that can take part in reverse-mode differentiation."""
 
@@ -167,7 +196,7 @@ class Array:
     # ---- autograd -----------------------------------------------------------------
     def attach_grad(self):
         """Allocate `.grad` and mark this array as a leaf whose gradient backward() writes."""
-        self.grad = np.zeros_like(self.data)
+        self.grad = _wrap(np.zeros_like(self.data))  # an Array, as in MXNet; backward overwrites
         self._grad_attached = True
         self._parents, self._rules = (), ()
 
@@ -178,8 +207,12 @@ class Array:
     def detach(self) -> "Array":
         return Array(self.data, dtype=self.data.dtype)
 
-    def backward(self, out_grad=None):
-        """Differentiate this result with respect to every leaf that has `attach_grad()`."""
+    def backward(self, out_grad=None, retain_graph: bool = False, train_mode: bool = True):
+        """Differentiate this result with respect to every leaf that has `attach_grad()`.
+
+        As in MXNet, the graph is used up: a second backward() through it raises unless the
+        first was given `retain_graph=True`. (`train_mode` is MXNet's; it changes nothing.)
+        """
         if not self.requires_grad:
             raise ScratchMLPError(
                 "backward() on an array that was not computed inside autograd.record() "
@@ -192,13 +225,17 @@ class Array:
             if head.shape != self.shape:
                 raise ScratchMLPError(f"backward(out_grad): out_grad has shape {head.shape}, "
                                       f"the array it differentiates has shape {self.shape}")
+        order = _topological_order(self)
+        if any(node._rules is _SPENT for node in order):
+            raise ScratchMLPError("backward() through a graph that an earlier backward() used "
+                                  "up; call the first one as backward(retain_graph=True)")
         grads, handed_out = {id(self): head}, set()
-        for node in reversed(_topological_order(self)):
+        for node in reversed(order):
             grad = grads.pop(id(node), None)
             if grad is None:
                 continue
             if node._grad_attached:
-                node.grad = _own_copy(grad, node.data, handed_out)
+                _write_grad(node, _own_copy(grad, node.data, handed_out))
             for parent, parent_grad in zip(node._parents, _input_grads(node, grad)):
                 if parent is None:
                     continue
@@ -206,6 +243,10 @@ class Array:
                     parent_grad = unbroadcast(parent_grad, parent.data.shape)
                 key = id(parent)
                 grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+        if not retain_graph:
+            for node in order:
+                if node._parents:
+                    node._rules = _SPENT  # frees what the rules kept (activations, masks)
 
     # ---- arithmetic operators: the ops below the class -------------------------------
     def __add__(self, other):
@@ -249,8 +290,8 @@ class Array:
 
     def __getitem__(self, key):
         if isinstance(key, tuple):
-            return getitem(self, tuple(_constant(k) for k in key))
-        return getitem(self, _constant(key))
+            return getitem(self, tuple(_index(k) for k in key))
+        return getitem(self, _index(key))
 
     # ---- comparisons: plain boolean Arrays, no gradient ---------------------------------
     def __eq__(self, other):
@@ -302,6 +343,12 @@ class Array:
     def argmax(self, axis=None) -> "Array":
         return Array(np.argmax(self.data, axis=axis))
 
+    def any(self, axis=None) -> "Array":
+        return Array(np.any(self.data, axis=axis))
+
+    def all(self, axis=None) -> "Array":
+        return Array(np.all(self.data, axis=axis))
+
     # ---- conversions and shape ------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
         if dtype is not None and dtype != self.data.dtype:
@@ -314,11 +361,14 @@ class Array:
     def item(self):
         return self.data.item()
 
-    def __float__(self):
-        return float(self.data)
+    def tolist(self):
+        return self.data.tolist()
+
+    def __float__(self):  # any one-element array, e.g. 1x1, as in MXNet
+        return float(self.data.item())
 
     def __int__(self):
-        return int(self.data)
+        return int(self.data.item())
 
     def __bool__(self):
         return bool(self.data)
@@ -330,9 +380,22 @@ class Array:
         for i in range(len(self.data)):
             yield self[i]
 
+    def __str__(self):  # print(x) shows [1. 1.], as MXNet's
+        return str(self.data)
+
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="array(")
-        return f"array({body}, dtype={self.data.dtype})"
+        """NumPy's repr, with the dtype shown as MXNet shows it: for every dtype but float32
+        (its default) and bool."""
+        text = repr(self.data)
+        plain = self.data.dtype in (np.float32, np.bool_)
+        if "dtype=" in text:
+            return text[:text.rindex(",")] + ")" if self.data.dtype == np.float32 else text
+        return text if plain else f"{text[:-1]}, dtype={self.data.dtype})"
+
+    def as_in_context(self, context=None) -> "Array":  # one device here: the CPU
+        return self
+
+    as_in_ctx = as_in_context
 
     shape = property(lambda self: self.data.shape)
     dtype = property(lambda self: self.data.dtype)
@@ -515,6 +578,14 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
     return grad
+
+
+def _write_grad(leaf: Array, grad: np.ndarray):
+    """Overwrite the leaf's `.grad` (the same Array object stays, as MXNet's buffer does)."""
+    if isinstance(leaf.grad, Array):
+        leaf.grad.data = grad
+    else:  # a caller set .grad to something else
+        leaf.grad = _wrap(grad)
 
 
 def _own_copy(grad: np.ndarray, like: np.ndarray, handed_out: set) -> np.ndarray:

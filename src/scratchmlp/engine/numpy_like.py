@@ -1,8 +1,10 @@
-"""A NumPy-like namespace over `Array`: what the chapter calls as `np.*`, float32 by default.
+"""A NumPy-like namespace over `Array`: what the book calls as `np.*`, float32 by default.
 
 Differentiable functions come from `ops`; constructors and the rest return Arrays that need
-no gradient. Random draws are made in the default dtype directly (no hidden float64). A dtype
-asked for explicitly (`zeros(3, dtype=float64)`, `x.astype(float64)`) is kept as asked.
+no gradient. As in MXNet's np, numbers become float32 (`array([0, 2])`, `arange(16)`), while
+an array keeps its dtype (`array(x)` of a float64 NumPy array stays float64). Random draws are
+made in the default dtype directly (no hidden float64). A dtype asked for explicitly
+(`zeros(3, dtype=float64)`, `x.astype(float64)`) is kept as asked.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ ndarray = Array
 add, subtract, multiply, divide = _ops.add, _ops.subtract, _ops.multiply, _ops.divide
 negative, power, maximum, minimum = _ops.negative, _ops.power, _ops.maximum, _ops.minimum
 exp, log, sqrt, tanh = _ops.exp, _ops.log, _ops.sqrt, _ops.tanh
+sin, cos, sinh, cosh, abs = _ops.sin, _ops.cos, _ops.sinh, _ops.cosh, _ops.abs  # noqa: A001
+clip, where, expand_dims, squeeze = _ops.clip, _ops.where, _ops.expand_dims, _ops.squeeze
+concatenate, stack, split = _ops.concatenate, _ops.stack, _ops.split
 dot, matmul, sum, mean, max = _ops.dot, _ops.matmul, _ops.sum, _ops.mean, _ops.max  # noqa: A001
 reshape, transpose = _ops.reshape, _ops.transpose
 true_divide = divide
@@ -35,16 +40,27 @@ def _made(data, dtype) -> Array:
     return Array(data, dtype=data.dtype if dtype is not None else None)
 
 
+def _dtype_of(obj, dtype):
+    """MXNet's rule: an array (ours or NumPy's) keeps its dtype, numbers become float32."""
+    if dtype is not None:
+        return dtype
+    if isinstance(obj, (Array, _np.ndarray)):
+        return obj.dtype
+    if _np.asarray(obj).dtype == _np.bool_:
+        return _np.bool_
+    return _default_dtype()
+
+
 def array(obj, dtype=None) -> Array:
-    if dtype is None and isinstance(obj, Array):
-        dtype = obj.dtype  # a copy of an Array keeps its dtype
-    return _made(_np.array(_as_data(obj), dtype=dtype), dtype)
+    dtype = _dtype_of(obj, dtype)
+    return Array(_np.array(_as_data(obj), dtype=dtype), dtype=dtype)
 
 
 def asarray(obj, dtype=None) -> Array:
     if isinstance(obj, Array) and (dtype is None or obj.dtype == dtype):
         return obj
-    return _made(_np.asarray(_as_data(obj), dtype=dtype), dtype)
+    dtype = _dtype_of(obj, dtype)
+    return Array(_np.asarray(_as_data(obj), dtype=dtype), dtype=dtype)
 
 
 def zeros(shape, dtype=None) -> Array:
@@ -70,19 +86,33 @@ def ones_like(a) -> Array:
 
 
 def arange(*args, dtype=None) -> Array:
-    return _made(_np.arange(*args, dtype=dtype), dtype)
+    return Array(_np.arange(*args, dtype=_dtype(dtype)), dtype=_dtype(dtype))
+
+
+def linspace(start, stop, num=50, endpoint=True, dtype=None) -> Array:
+    return Array(_np.linspace(start, stop, num, endpoint=endpoint, dtype=_dtype(dtype)),
+                 dtype=_dtype(dtype))
+
+
+def eye(N, M=None, k=0, dtype=None) -> Array:  # noqa: N803 - numpy's names
+    return Array(_np.eye(N, M, k, dtype=_dtype(dtype)), dtype=_dtype(dtype))
+
+
+def meshgrid(*xi, indexing="xy") -> list:
+    return [Array(g, dtype=g.dtype) for g in _np.meshgrid(*map(_as_data, xi), indexing=indexing)]
 
 
 def argmax(a, axis=None) -> Array:
     return Array(_np.argmax(_as_data(a), axis=axis))
 
 
-def abs(a) -> Array:  # noqa: A001 - not differentiable here; use for metrics
-    return Array(_np.abs(_as_data(a)))
+class _Linalg:
+    """np.linalg: `norm` (the 2-norm, differentiable)."""
+
+    norm = staticmethod(_ops.norm)
 
 
-def concatenate(arrays, axis=0) -> Array:
-    return Array(_np.concatenate([_as_data(a) for a in arrays], axis=axis))
+linalg = _Linalg()
 
 
 class _Random:
@@ -101,6 +131,12 @@ class _Random:
     def uniform(self, low=0.0, high=1.0, size=None, dtype=None) -> Array:
         draw = self.generator.random(size, dtype=_dtype(dtype))
         return _made(_np.asarray(draw * (high - low) + low, dtype=_dtype(dtype)), dtype)
+
+    def randn(self, *shape, dtype=None) -> Array:
+        return self.normal(size=shape or None, dtype=dtype)
+
+    def rand(self, *shape, dtype=None) -> Array:
+        return self.uniform(size=shape or None, dtype=dtype)
 
     def randint(self, low, high=None, size=None, dtype=_np.int64) -> Array:
         return Array(self.generator.integers(low, high, size=size, dtype=dtype))

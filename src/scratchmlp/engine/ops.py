@@ -13,10 +13,15 @@ import numpy as np
 
 from ..errors import ScratchMLPError
 from . import parallel
+from .array import Array
 from .array import (  # noqa: F401 - re-exported: the ops behind Array's operators
     add, divide, exp, getitem, log, matmul, max, mean, multiply, negative, op, power, reshape,
     subtract, sum, transpose,
 )
+
+
+def _raw(x):
+    return x.data if isinstance(x, Array) else x
 
 
 # maximum/minimum/relu route the gradient by multiplying it with a boolean mask, as MXNet's
@@ -24,13 +29,14 @@ from .array import (  # noqa: F401 - re-exported: the ops behind Array's operato
 # stays NaN where the mask is 0 instead of becoming 0; it only arises after divergence.)
 @op(arithmetic=True)
 def maximum(a, b):
-    # Ties send the gradient to `b`, so relu = maximum(x, 0) has derivative 0 at x == 0.
-    return np.maximum(a, b), (lambda g: g * (a > b), lambda g: g * ~(a > b))
+    # Ties send the gradient to `a`, as MXNet's: maximum(x, 0) has derivative 1 at x == 0
+    # (relu below, like npx.relu, has 0 there).
+    return np.maximum(a, b), (lambda g: g * (a >= b), lambda g: g * ~(a >= b))
 
 
 @op(arithmetic=True)
 def minimum(a, b):
-    return np.minimum(a, b), (lambda g: g * (a < b), lambda g: g * ~(a < b))
+    return np.minimum(a, b), (lambda g: g * (a <= b), lambda g: g * ~(a <= b))
 
 
 # ---- elementwise functions ---------------------------------------------------------------
@@ -62,6 +68,119 @@ def relu(a):
 def dropout(a, keep):
     """Inverted dropout: `keep` is the 0/(1/(1-p)) mask, drawn by the caller; no gradient to it."""
     return np.multiply(a, keep), (lambda g: g * keep, None)
+
+
+@op
+def abs(a):  # noqa: A001 - mirrors numpy's name
+    return np.abs(a), (lambda g: g * np.sign(a),)
+
+
+@op
+def sin(a):
+    return np.sin(a), (lambda g: g * np.cos(a),)
+
+
+@op
+def cos(a):
+    return np.cos(a), (lambda g: -g * np.sin(a),)
+
+
+@op
+def sinh(a):
+    return np.sinh(a), (lambda g: g * np.cosh(a),)
+
+
+@op
+def cosh(a):
+    return np.cosh(a), (lambda g: g * np.sinh(a),)
+
+
+@op
+def clip(a, a_min, a_max):
+    inside = (a >= (-np.inf if a_min is None else a_min)) & (a <= (np.inf if a_max is None else a_max))
+    return np.clip(a, a_min, a_max), (lambda g: g * inside,)
+
+
+@op
+def _where(condition, x, y):
+    return np.where(condition, x, y), (None, lambda g: g * condition, lambda g: g * ~condition)
+
+
+def where(condition, x, y):
+    """x where `condition` holds, else y; the gradient goes to the one chosen."""
+    return _where(np.asarray(_raw(condition), dtype=bool), x, y)
+
+
+# ---- shape ---------------------------------------------------------------------------------
+@op
+def expand_dims(a, axis):
+    return np.expand_dims(a, axis), (lambda g: np.reshape(g, np.shape(a)),)
+
+
+@op
+def squeeze(a, axis=None):
+    return np.squeeze(a, axis), (lambda g: np.reshape(g, np.shape(a)),)
+
+
+@op(arithmetic=True)
+def _concatenate(*arrays, axis=0):
+    ends = np.cumsum([np.shape(a)[axis] for a in arrays])
+    pieces = lambda g: np.split(g, ends[:-1], axis=axis)  # noqa: E731
+    return np.concatenate(arrays, axis=axis), tuple(
+        (lambda g, i=i: pieces(g)[i]) for i in range(len(arrays)))
+
+
+def concatenate(arrays, axis=0):
+    return _concatenate(*arrays, axis=axis)
+
+
+def stack(arrays, axis=0):
+    """Arrays of one shape joined along a new axis (each expanded, then concatenated)."""
+    return concatenate([expand_dims(a, axis) for a in arrays], axis=axis)
+
+
+def split(a, indices_or_sections, axis=0):
+    """NumPy's split, as slices of `a` (each differentiable, as indexing is)."""
+    shape = np.shape(_raw(a))
+    size, axis = shape[axis], axis % len(shape)
+    if isinstance(indices_or_sections, int):
+        if size % indices_or_sections:
+            raise ScratchMLPError(f"split: {size} does not divide into "
+                                  f"{indices_or_sections} equal sections")
+        step = size // indices_or_sections
+        bounds = list(range(0, size + 1, step))
+    else:
+        bounds = [0, *indices_or_sections, size]
+    return [getitem(a, (slice(None),) * axis + (slice(lo, hi),))
+            for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+@op
+def norm(a, ord=None, axis=None, keepdims=False):  # noqa: A002 - numpy's name
+    """The 2-norm (Frobenius for a matrix) over all elements or `axis`; no other `ord`."""
+    if ord not in (None, 2, "fro"):
+        raise ScratchMLPError(f"linalg.norm: only the 2-norm is supported, got ord={ord!r}")
+    out = np.sqrt(np.sum(a * a, axis=axis, keepdims=True))
+
+    def vjp(g):
+        g = g if keepdims or axis is None else np.expand_dims(g, axis)
+        return g * np.divide(a, out, out=np.zeros_like(a), where=out != 0)
+
+    return (out if keepdims else np.squeeze(out, axis=axis)), (vjp,)
+
+
+@op
+def pick(a, index, axis=-1, keepdims=False):
+    """a[..., index[...], ...] along `axis`: one entry per row (npx.pick); no gradient to index."""
+    index = np.expand_dims(np.asarray(index).astype(np.intp), axis)
+    out = np.take_along_axis(a, index, axis)
+
+    def vjp(g):
+        full = np.zeros_like(a, dtype=g.dtype)
+        np.put_along_axis(full, index, g if keepdims else np.expand_dims(g, axis), axis)
+        return full
+
+    return (out if keepdims else np.squeeze(out, axis)), (vjp, None)
 
 
 # ---- linear algebra (matmul is in array.py, behind `@`) -------------------------------------

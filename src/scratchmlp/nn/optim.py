@@ -19,7 +19,7 @@ from ..errors import ScratchMLPError, lookup
 def sgd(params, lr, batch_size):
     """Minibatch SGD as in d2l: param -= lr * grad / batch_size, in place."""
     for param in params:
-        param.data -= (lr / batch_size) * param.grad
+        param.data -= (lr / batch_size) * np.asarray(param.grad)
 
 
 class SGD:
@@ -36,7 +36,7 @@ class SGD:
     def _gradient(self, i: int, batch_size: int, scale: float = 1.0) -> np.ndarray:
         """scale * (mean gradient + weight decay), written into the scratch buffer of param i."""
         param, scratch, decay = self.params[i], self._scratch[i], self._decay[i]
-        np.multiply(param.grad, scale / batch_size, out=scratch)
+        np.multiply(np.asarray(param.grad), scale / batch_size, out=scratch)
         if decay is not None:
             np.multiply(param.data, scale * self.weight_decay, out=decay)
             scratch += decay

@@ -1,0 +1,86 @@
+"""Issue 11's list of MXNet 1.9.1 behaviours the book relies on, one test each."""
+
+from __future__ import annotations
+
+import numpy
+import pytest
+
+from scratchmlp import ScratchMLPError, autograd, np, npx
+
+
+def test_numbers_become_float32_and_arrays_keep_their_dtype():
+    assert np.array([0, 2]).dtype == numpy.float32
+    assert np.arange(16).dtype == numpy.float32
+    assert (np.arange(16).reshape(2, 8) / 0.5).dtype == numpy.float32
+    assert np.array(numpy.ones(2)).dtype == numpy.float64
+    assert np.array(numpy.arange(3)).dtype == numpy.int64
+    assert np.array([True, False]).dtype == numpy.bool_
+    assert np.linspace(0, 1, 5).dtype == numpy.float32
+    assert np.random.randn(2, 3).shape == (2, 3) and np.random.randn(2).dtype == numpy.float32
+
+
+def test_float_of_a_one_element_array_of_any_shape():
+    assert float(np.ones((1, 1)) * 2.5) == 2.5
+    assert int(np.ones((1, 1, 1))) == 1
+    with pytest.raises((TypeError, ValueError)):
+        float(np.ones(2))
+
+
+def test_print_and_repr_look_like_mxnet():
+    assert str(np.ones(2)) == "[1. 1.]"
+    assert repr(np.ones(2)) == "array([1., 1.])"
+    assert repr(np.ones(2, dtype=numpy.float64)) == "array([1., 1.], dtype=float64)"
+    assert repr(np.ones(2, dtype=numpy.int32)) == "array([1, 1], dtype=int32)"
+    assert repr(np.ones(2) > 0) == "array([ True,  True])"
+
+
+def test_float_index_arrays_index_as_integers():
+    y_hat = np.array([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]])
+    y = np.array([0, 2])  # float32, as in MXNet
+    numpy.testing.assert_allclose(y_hat[[0, 1], y].asnumpy(), [0.1, 0.5])
+    numpy.testing.assert_allclose(y_hat[range(2), y].asnumpy(), [0.1, 0.5])
+
+
+def test_is_training_inside_record_and_the_mode_switches():
+    assert not autograd.is_training()
+    with autograd.record():
+        assert autograd.is_training() and autograd.is_recording()
+        with autograd.pause():
+            assert not autograd.is_training() and not autograd.is_recording()
+        with autograd.predict_mode():
+            assert not autograd.is_training() and autograd.is_recording()
+    with autograd.record(train_mode=False):
+        assert not autograd.is_training()
+    with autograd.train_mode():
+        assert autograd.is_training() and not autograd.is_recording()
+    assert not autograd.is_training()
+
+
+def test_autograd_grad_returns_gradients_and_leaves_grad_alone():
+    x = np.array([1.0, 2.0, 3.0])
+    x.attach_grad()
+    with autograd.record():
+        y = (x * x).sum()
+    (dx,) = autograd.grad(y, [x])
+    numpy.testing.assert_allclose(dx.asnumpy(), [2, 4, 6])
+    assert not x.grad.asnumpy().any()
+
+
+def test_npx_one_hot_pick_and_reshape():
+    labels = np.array([2, 0])
+    numpy.testing.assert_array_equal(npx.one_hot(labels, 3).asnumpy(), [[0, 0, 1], [1, 0, 0]])
+    scores = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    numpy.testing.assert_array_equal(npx.pick(scores, labels).asnumpy(), [3, 4])
+    assert npx.reshape(scores, (-1,)).shape == (6,)
+    with pytest.raises(ScratchMLPError):
+        npx.reshape(scores, (-2,))
+
+
+def test_split_stack_where_clip_expand_squeeze():
+    x = np.arange(6).reshape(2, 3)
+    assert [p.shape for p in np.split(x, 3, axis=1)] == [(2, 1)] * 3
+    assert np.stack([x, x]).shape == (2, 2, 3)
+    numpy.testing.assert_array_equal(np.where(x > 2, x, 0).asnumpy(), [[0, 0, 0], [3, 4, 5]])
+    numpy.testing.assert_array_equal(np.clip(x, 1, 4).asnumpy(), [[1, 1, 2], [3, 4, 4]])
+    assert np.squeeze(np.expand_dims(x, 0)).shape == (2, 3)
+    assert float(np.linalg.norm(np.array([3.0, 4.0]))) == 5.0
