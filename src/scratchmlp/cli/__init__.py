@@ -13,7 +13,7 @@ import signal
 import sys
 
 COMMANDS = ("train", "evaluate", "predict", "export", "explore",
-            "sweep")  # modules of this package, in help order
+            "sweep", "runs", "compare")  # modules of this package, in help order
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130

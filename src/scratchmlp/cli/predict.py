@@ -28,6 +28,10 @@ def register(subparsers):
     p.add_argument("--out", metavar="PNG", help="where to write the picture "
                                                   "(default RUN/predictions.png, or RUN/seen.png "
                                                   "with IMAGE --show)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object instead of lines: per image its top classes "
+                        "and all ten probabilities (with IMAGE), or each test image's true and "
+                        "predicted class (without)")
     add_data_flag(p)
     add_threads_flag(p)
     p.set_defaults(func=run)
@@ -58,10 +62,13 @@ def classify_files(args) -> int:
     path = run_model_path(args.run)
     model, _ = load_model(path)
     seen = np.stack([load_image(image) for image in args.images])  # every file read, then output
-    ranked = top_k(probabilities(model, seen), args.top)
-    for name, classes in zip(args.images, ranked):
-        guesses = ", ".join(f"{LABELS[c]} {p:.1%}" for c, p in classes)
-        print(f"{name}: {guesses}")
+    probs = probabilities(model, seen)
+    ranked = top_k(probs, args.top)
+    if not args.json:
+        for name, classes in zip(args.images, ranked):
+            guesses = ", ".join(f"{LABELS[c]} {p:.1%}" for c, p in classes)
+            print(f"{name}: {guesses}")
+    out = None
     if args.show:
         from ..report import plot_seen
         out = Path(args.out) if args.out else path.parent / "seen.png"
@@ -72,8 +79,27 @@ def classify_files(args) -> int:
         except OSError as e:
             raise ScratchMLPError(f"{out}: cannot write the picture ({e.strerror or e}); "
                                   "choose another --out") from None
-        print(f"as the model saw them -> {out}")
+        if not args.json:
+            print(f"as the model saw them -> {out}")
+    if args.json:
+        print_json({"model": str(path), "images": [image_entry(name, row, classes) for
+                                                   name, row, classes in zip(args.images, probs,
+                                                                              ranked)],
+                    "seen_png": str(out) if out else None})
     return 0
+
+
+def image_entry(name, probs, classes) -> dict:
+    from ..data import LABELS
+    return {"image": str(name),
+            "top": [{"class": LABELS[c], "index": int(c), "probability": float(p)}
+                    for c, p in classes],
+            "probabilities": {label: float(p) for label, p in zip(LABELS, probs)}}
+
+
+def print_json(value):
+    import json
+    print(json.dumps(value), flush=True)
 
 
 def test_grid(args) -> int:
@@ -96,5 +122,11 @@ def test_grid(args) -> int:
     out = Path(args.out) if args.out else path.parent / "predictions.png"
     plot_predictions(images, truth, guesses, LABELS, out)
     wrong = sum(t != p for t, p in zip(truth, guesses))
+    if args.json:
+        print_json({"model": str(path), "images": len(truth), "correct": len(truth) - wrong,
+                    "predictions": [{"true": LABELS[t], "predicted": LABELS[p]}
+                                    for t, p in zip(truth, guesses)],
+                    "predictions_png": str(out)})
+        return 0
     print(f"{len(truth)} test images, {len(truth) - wrong} predicted right -> {out}")
     return 0

@@ -99,6 +99,11 @@ def register(subparsers):
     p.add_argument("--resume", metavar="RUN", help="continue an interrupted run")
     p.add_argument("--force", action="store_true", help="overwrite an existing run folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="print nothing but errors (and the JSON object with --json)")
+    p.add_argument("--json", action="store_true",
+                   help="end with one JSON object on stdout (run folder, epochs, final metrics, "
+                        "files written); the progress lines go to stderr")
     p.set_defaults(func=run)
 
 
@@ -162,9 +167,9 @@ def run(args) -> int:
     config = _config(args)
     config.threads = use_threads(args)  # recorded in config.json; not compared on resume
     data = load_data(args)
-    print(f"training {describe(config)} -> {out}")
-    progress = _Progress(config, training_images(config, len(data.train_labels)),
-                         enabled=not args.no_progress)
+    report = Report(args)
+    report.header(config, out)
+    progress = report.progress(config, training_images(config, len(data.train_labels)))
     with _StopFlag() as stop:
         try:
             result = fit(config, out, data, resume=bool(args.resume), force=args.force,
@@ -173,28 +178,36 @@ def run(args) -> int:
         finally:
             progress.close()
     _write_pictures(result)
-    final = result.rows[-1] if result.rows else None
-    if final:
-        minutes = sum(row["seconds"] for row in result.rows) / 60
-        print(f"done: train loss {final['train_loss']:.4f}, train acc {final['train_acc']:.4f}, "
-              f"test acc {final['test_acc']:.4f} ({minutes:.1f} min of training)")
-    print(f"results in {out}/: config.json metrics.csv model.npz curves.png predictions.png")
-    return 0
+    return report.finish(result, out)
 
 
 def describe(config) -> str:
-    """One line naming the network and every setting that differs from the chapter's."""
+    """One line naming the network and every setting that differs from the chapter's, with
+    numbers rounded for reading (config.json keeps the exact values)."""
     from ..train.config import TrainConfig
     sizes = "-".join(map(str, [784, *config.hidden, 10]))
-    text = (f"MLP {sizes} ({config.activation}), {config.optimizer} lr {config.lr}, batch "
-            f"{config.batch_size}, {config.epochs} epochs, seed {config.seed}")
+    text = (f"MLP {sizes} ({config.activation}), {config.optimizer} lr {readable(config.lr)}, "
+            f"batch {config.batch_size}, {plural(config.epochs, 'epoch')}, seed {config.seed}")
     chapter = TrainConfig()
-    extras = [f"{name} {getattr(config, name)}" for name in
+    extras = [f"{name.replace('_', ' ')} {readable(getattr(config, name))}" for name in
               ("init", "momentum", "weight_decay", "dropout", "schedule", "augment",
                "validation", "subset")
               if getattr(config, name) != getattr(chapter, name)
               and not (name == "momentum" and config.optimizer != "momentum")]
     return text + (", " + ", ".join(extras) if extras else "")
+
+
+def readable(value) -> str:
+    """0.000570940170389672 -> 0.000571; ['shift', 'flip'] -> shift+flip; 60000 -> 60000."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list):
+        return "+".join(map(str, value)) or "none"
+    return str(value)
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def training_images(config, total: int) -> int:
@@ -208,17 +221,69 @@ def _write_pictures(result):
     from ..report import plot_curves, plot_predictions
     from ..train import predict
     plot_curves(result.rows, result.directory / "curves.png",
-                title="MLP " + "-".join(map(str, [784, *result.config.hidden, 10])))
+                title=f"MLP {'-'.join(map(str, [784, *result.config.hidden, 10]))}, "
+                      f"{result.config.optimizer} lr {readable(result.config.lr)}")
     images, truth, guesses = predict(result.model, result.test_iter, n=12)
     plot_predictions(images, truth, guesses, LABELS, result.directory / "predictions.png")
 
 
+class Report:
+    """What `train` prints: a header, the epochs' lines and a summary (to stdout; to stderr
+    with --json, whose object is then stdout's only content), or nothing with --quiet."""
+
+    def __init__(self, args):
+        self.quiet, self.json = getattr(args, "quiet", False), getattr(args, "json", False)
+        self.stream = sys.stderr if self.json else sys.stdout
+        self.bar = not (getattr(args, "no_progress", False) or self.quiet)
+
+    def say(self, text: str):
+        if not self.quiet:
+            print(text, file=self.stream, flush=True)
+
+    def header(self, config, out):
+        self.say(f"training {describe(config)} -> {out}")
+
+    def progress(self, config, images: int):
+        return _Progress(config, images, enabled=self.bar, say=self.say)
+
+    def finish(self, result, out) -> int:
+        """The last lines, or the JSON object: call it once the run's files are written."""
+        summary = run_summary(result, out)
+        final = summary["final"]
+        if final:
+            scores = ", ".join(f"{name.replace('_', ' ')} {value:.4f}"
+                               for name, value in final.items() if value is not None)
+            self.say(f"done: {scores} ({summary['minutes']:.1f} min of training)")
+        self.say(f"results in {out}/: {' '.join(summary['files'])}")
+        if self.json:
+            import json
+            print(json.dumps(summary), flush=True)
+        return 0
+
+
+def run_summary(result, out) -> dict:
+    """What --json prints: the run folder, epochs done and planned, the last epoch's metrics
+    (null where not scored), minutes of training, the files written and the config."""
+    from pathlib import Path
+
+    from ..train.run import RUN_FILES
+    last = result.rows[-1] if result.rows else {}
+    keys = ["train_loss", "train_acc"] + (["val_acc"] if "val_acc" in last else []) + ["test_acc"]
+    final = {key: (last[key] if last[key] == last[key] else None) for key in keys} if last else {}
+    return {"run": str(out), "epochs_done": last.get("epoch", 0),
+            "epochs": result.config.epochs, "final": final,
+            "minutes": round(sum(row["seconds"] for row in result.rows) / 60, 3),
+            "files": [name for name in RUN_FILES if (Path(out) / name).is_file()],
+            "config": result.config.to_dict()}
+
+
 class _Progress:
     """A tqdm bar within each epoch (on a terminal only: in a log file its redraws would be
-    hundreds of lines per epoch) and one line per finished epoch."""
+    hundreds of lines per epoch) and one line per finished epoch, given to `say`."""
 
-    def __init__(self, config, images: int = 60000, enabled: bool = True):
+    def __init__(self, config, images: int = 60000, enabled: bool = True, say=None):
         self.config, self.bar = config, None
+        self.say = say or (lambda text: print(text, flush=True))
         self.enabled = enabled and sys.stderr.isatty()
         self.steps = -(-images // config.batch_size)
 
@@ -236,9 +301,9 @@ class _Progress:
         self.close()
         valid = f"val acc {row['val_acc']:.4f}  " if "val_acc" in row else ""
         test = f"test acc {row['test_acc']:.4f}  " if row["test_acc"] == row["test_acc"] else ""
-        print(f"epoch {row['epoch']:>3}/{self.config.epochs}: train loss {row['train_loss']:.4f}  "
-              f"train acc {row['train_acc']:.4f}  {valid}{test}"
-              f"{row['seconds']:.2f} s  {row['examples_per_s']:,.0f} ex/s", flush=True)
+        self.say(f"epoch {row['epoch']:>3}/{self.config.epochs}: train loss "
+                 f"{row['train_loss']:.4f}  train acc {row['train_acc']:.4f}  {valid}{test}"
+                 f"{row['seconds']:.2f} s  {row['examples_per_s']:,.0f} ex/s")
 
     def close(self):
         if self.bar is not None:

@@ -1,0 +1,228 @@
+"""`scratchmlp runs [DIR]`: one line per run folder: network, optimiser, epochs done of
+planned, final metrics, and whether it finished, was interrupted or is running now.
+
+Run folders are read as untrusted: a folder whose files are missing, damaged, huge or not
+files at all gets one line saying so, never a traceback. `read_run` is shared with `compare`.
+"""
+
+from __future__ import annotations
+
+HELP = "list the run folders under DIR (default runs/): network, epochs, final metrics, state"
+
+MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few hundred bytes
+MAX_METRICS_BYTES = 16 << 20  # about 200,000 epochs' rows
+RUN_MARKERS = ("config.json", "metrics.csv", "model.npz", "checkpoint.npz", ".lock")
+METRICS_SHOWN = (("train_loss", "train loss"), ("train_acc", "train acc"),
+                 ("val_acc", "val acc"), ("test_acc", "test acc"))
+
+
+def register(subparsers):
+    p = subparsers.add_parser("runs", help=HELP, description=__doc__)
+    p.add_argument("dir", metavar="DIR", nargs="?", default="runs",
+                   help="a folder of run folders, or one run folder (default runs)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object per run, one a line, instead of the table")
+    p.set_defaults(func=run)
+
+
+class BadRun(Exception):
+    """A run folder that cannot be read; the message says which file and why."""
+
+
+def is_running(folder) -> bool:
+    """True when a process holds RUN/.lock (the trainer holds an fcntl lock on it while it
+    writes the folder): a non-blocking shared lock on it is refused. A missing or unreadable
+    lock file means nobody is training there."""
+    import fcntl
+    import os
+    from pathlib import Path
+    try:
+        fd = os.open(Path(folder) / ".lock", os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # drops the shared lock we may have taken
+    return False
+
+
+def is_run_folder(folder) -> bool:
+    from pathlib import Path
+    folder = Path(folder)
+    return folder.is_dir() and any(_exists(folder / name) for name in RUN_MARKERS)
+
+
+def _exists(path) -> bool:
+    try:
+        return path.exists() or path.is_symlink()
+    except OSError:
+        return False
+
+
+def _regular_file(path, limit: int, what: str):
+    """The bytes of a plain file no bigger than `limit`, or BadRun saying what is wrong."""
+    import os
+    import stat
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise BadRun(f"no {what}") from None
+    except OSError as e:
+        raise BadRun(f"{what}: {e.strerror or e}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise BadRun(f"{what} is not a plain file")
+    if info.st_size > limit:
+        raise BadRun(f"{what} is {info.st_size:,} bytes, more than a run writes ({limit:,})")
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit + 1)
+    except OSError as e:
+        raise BadRun(f"{what}: {e.strerror or e}") from None
+
+
+def read_config(folder):
+    import json
+
+    from ..train.config import TrainConfig
+    data = _regular_file(folder / "config.json", MAX_CONFIG_BYTES, "config.json")
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise BadRun(f"config.json is not readable JSON ({_short(e)})") from None
+    if not isinstance(value, dict):
+        raise BadRun("config.json does not hold a JSON object")
+    try:
+        return TrainConfig.from_dict(value, "config.json")
+    except Exception as e:  # noqa: BLE001 - any refusal of a hostile config is one line
+        raise BadRun(f"config.json: {_short(e)}") from None
+
+
+def read_rows(folder) -> list:
+    """metrics.csv's rows ([] when the run has none yet), numbers as floats."""
+    import csv
+    import io
+    path = folder / "metrics.csv"
+    if not _exists(path):
+        return []
+    data = _regular_file(path, MAX_METRICS_BYTES, "metrics.csv")
+    try:
+        reader = csv.DictReader(io.StringIO(data.decode("utf-8"), newline=""))
+        return [_row(row, n) for n, row in enumerate(reader, start=2)]
+    except (UnicodeDecodeError, csv.Error, ValueError, TypeError) as e:
+        raise BadRun(f"metrics.csv is damaged ({_short(e)})") from None
+
+
+def _row(row: dict, line: int) -> dict:
+    if None in row or None in row.values() or "epoch" not in row:
+        raise ValueError(f"line {line} does not match the header")
+    out = {k: float(v) for k, v in row.items() if k in dict(METRICS_SHOWN) or k == "seconds"}
+    out["epoch"] = int(row["epoch"])
+    return out
+
+
+def read_run(folder) -> dict:
+    """name, config, rows, epochs done and planned, state (finished/interrupted/running);
+    BadRun when the folder cannot be read."""
+    from pathlib import Path
+    folder = Path(folder)
+    config = read_config(folder)
+    rows = read_rows(folder)
+    done = rows[-1]["epoch"] if rows else 0
+    state = ("running" if is_running(folder) else
+             "finished" if done >= config.epochs else "interrupted")
+    return {"run": str(folder), "config": config, "rows": rows, "epochs_done": done,
+            "epochs": config.epochs, "state": state}
+
+
+def run_folders(directory) -> list:
+    """DIR itself when it is a run folder, else its run folders by name."""
+    from pathlib import Path
+
+    from ..errors import ScratchMLPError
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ScratchMLPError(f"{directory}: no such folder of runs; give the folder that holds "
+                              "them (default runs)")
+    if is_run_folder(directory):
+        return [directory]
+    try:
+        children = sorted(directory.iterdir())
+    except OSError as e:
+        raise ScratchMLPError(f"{directory}: cannot list it ({e.strerror or e})") from None
+    return [child for child in children if is_run_folder(child)]
+
+
+def run(args) -> int:
+    import json
+    folders = run_folders(args.dir)
+    lines = []
+    for folder in folders:
+        try:
+            entry = read_run(folder)
+        except BadRun as e:
+            entry = {"run": str(folder), "state": "unreadable", "problem": str(e)}
+        if args.json:
+            print(json.dumps(as_json(entry)))
+        else:
+            lines.append(table_row(entry))
+    if not args.json:
+        print(format_table(lines) if lines else f"no run folders in {args.dir}")
+    return 0
+
+
+def as_json(entry: dict) -> dict:
+    if "config" not in entry:
+        return entry
+    last = entry["rows"][-1] if entry["rows"] else {}
+    final = {k: (v if v == v and abs(v) != float("inf") else None)
+             for k, v in last.items() if k in dict(METRICS_SHOWN)}
+    return {"run": entry["run"], "state": entry["state"], "epochs_done": entry["epochs_done"],
+            "epochs": entry["epochs"], "final": final, "config": entry["config"].to_dict()}
+
+
+HEADER = ["run", "network", "optimiser", "epochs", "train loss", "train acc", "val acc",
+          "test acc", "state"]
+
+
+def table_row(entry: dict) -> list:
+    name = printable(entry["run"])
+    if "config" not in entry:
+        return [name, f"unreadable: {printable(entry['problem'])}"]
+    config, last = entry["config"], (entry["rows"][-1] if entry["rows"] else {})
+    from .train import readable
+    network = "-".join(map(str, [784, *config.hidden, 10])) + f" {config.activation}"
+    optimiser = f"{config.optimizer} lr {readable(config.lr)}"
+    metrics = [_number(last.get(key)) for key, _ in METRICS_SHOWN]
+    return [name, network, optimiser, f"{entry['epochs_done']}/{entry['epochs']}", *metrics,
+            entry["state"]]
+
+
+def format_table(rows: list) -> str:
+    """Columns aligned over the full rows; a short (unreadable) row runs on after its name."""
+    full = [row for row in rows if len(row) == len(HEADER)]
+    widths = [max([len(h)] + [len(row[i]) for row in full]) for i, h in enumerate(HEADER)]
+    widths[0] = max([widths[0]] + [len(row[0]) for row in rows])
+    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADER, widths)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def _number(value) -> str:
+    if value is None or value != value:
+        return "-"
+    return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.3g}"
+
+
+def printable(text: str, width: int = 160) -> str:
+    """One line whatever the text holds: control characters escaped, long text cut."""
+    text = str(text)
+    if not text.isprintable():
+        text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _short(error) -> str:
+    return printable(" ".join(str(error).split()), 120)

@@ -1,0 +1,209 @@
+"""What scripts and people read from the CLI: `train --json/--quiet`, `predict --json`,
+`runs` and `compare`, on real small run folders trained here (tiny IDX files in tmp dirs),
+and on run folders broken in every way a disk or a person can break them."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+
+import pytest
+from reliability_data import (  # noqa: F401  (isolated is an autouse fixture)
+    cli, error_line, isolated, write_dataset)
+
+ODD_LR = "0.000570940170389672"
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")  # our own tiny data, in Fashion-MNIST's format
+    return write_dataset(tmp_path / "data")
+
+
+def train(capsys, data, out, *flags):
+    code, stdout, stderr = cli(capsys, "train", "--data-dir", data, "--out", out, *flags)
+    assert code == 0, stderr
+    return stdout, stderr
+
+
+@pytest.mark.slow  # trains in-process
+def test_train_json_is_the_only_thing_on_stdout(capsys, data, tmp_path):
+    stdout, stderr = train(capsys, data, tmp_path / "r", "--epochs", "2", "--validation", "64",
+                           "--lr", ODD_LR, "--json")
+    summary = json.loads(stdout)  # the whole of stdout is one JSON object
+    assert summary["run"] == str(tmp_path / "r")
+    assert summary["epochs_done"] == summary["epochs"] == 2
+    assert set(summary["final"]) == {"train_loss", "train_acc", "val_acc", "test_acc"}
+    assert all(0 <= summary["final"][k] <= 1 for k in ("train_acc", "val_acc", "test_acc"))
+    assert summary["config"]["lr"] == float(ODD_LR)
+    assert "checkpoint.npz" in summary["files"]
+    assert all((tmp_path / "r" / name).is_file() for name in summary["files"])
+    assert "epoch   2/2" in stderr and "lr 0.000571," in stderr  # people's lines: stderr
+
+
+@pytest.mark.slow  # trains in-process
+def test_header_rounds_for_reading_and_the_config_keeps_the_exact_value(capsys, data, tmp_path):
+    stdout, _ = train(capsys, data, tmp_path / "r", "--epochs", "1", "--lr", ODD_LR,
+                      "--weight-decay", "0.0000010123456")
+    header = stdout.splitlines()[0]
+    assert "lr 0.000571," in header and "1 epoch," in header and "1 epochs" not in header
+    assert "weight decay 1.01e-06" in header
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["lr"] == float(ODD_LR)
+    results = stdout.splitlines()[-1]
+    named = results.split(": ", 1)[1].split()
+    assert named == ["config.json", "metrics.csv", "model.npz", "checkpoint.npz",
+                     "curves.png", "predictions.png"]
+    assert sorted(named) == sorted(p.name for p in (tmp_path / "r").iterdir()
+                                   if not p.name.startswith("."))
+
+
+@pytest.mark.slow  # trains in-process
+def test_quiet_prints_nothing(capsys, data, tmp_path):
+    stdout, stderr = train(capsys, data, tmp_path / "r", "--epochs", "1", "--quiet")
+    assert stdout == ""
+    assert all(line.startswith("scratchmlp: note:") for line in stderr.splitlines())
+    stdout, _ = train(capsys, data, tmp_path / "j", "--epochs", "1", "-q", "--json")
+    assert json.loads(stdout)["epochs_done"] == 1
+
+
+@pytest.fixture(scope="module")
+def trained_runs(tmp_path_factory):
+    """Two real runs, trained once for the module: a (2 epochs, lr 0.5), b (1 epoch, lr 0.1)."""
+    from scratchmlp.cli import main
+    base = tmp_path_factory.mktemp("trained")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(base / "cache"))
+        mp.setenv("SCRATCHMLP_SYSTEM_DATA_DIRS", "")
+        mp.setenv("SCRATCHMLP_VERIFY", "0")
+        data = write_dataset(base / "data")
+        for name, flags in (("a", ["--epochs", "2"]), ("b", ["--epochs", "1", "--lr", "0.1"])):
+            assert main(["train", "--data-dir", str(data), "--out", str(base / "runs" / name),
+                         "-q", *flags]) == 0
+    return base / "runs"
+
+
+@pytest.fixture
+def two_runs(trained_runs, tmp_path):
+    """A copy of the trained runs that a test may change."""
+    import shutil
+    return shutil.copytree(trained_runs, tmp_path / "runs")
+
+
+def test_predict_json_for_images_and_for_the_test_grid(capsys, data, two_runs, tmp_path):
+    from PIL import Image
+    Image.new("L", (40, 50), 200).save(tmp_path / "shirt.png")
+    code, stdout, err = cli(capsys, "predict", two_runs / "a", tmp_path / "shirt.png",
+                            "--top", "2", "--json")
+    assert code == 0, err
+    (entry,) = json.loads(stdout)["images"]
+    assert entry["image"] == str(tmp_path / "shirt.png") and len(entry["top"]) == 2
+    assert len(entry["probabilities"]) == 10
+    assert sum(entry["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    assert entry["top"][0]["probability"] == max(entry["probabilities"].values())
+    code, stdout, err = cli(capsys, "predict", two_runs / "a", "-n", "5", "--json",
+                            "--data-dir", data, "--out", tmp_path / "grid.png")
+    grid = json.loads(stdout)
+    assert code == 0 and grid["images"] == 5 and len(grid["predictions"]) == 5
+    assert grid["correct"] == sum(p["true"] == p["predicted"] for p in grid["predictions"])
+
+
+def runs_json(capsys, directory) -> dict:
+    code, stdout, err = cli(capsys, "runs", directory, "--json")
+    assert code == 0 and "Traceback" not in err, err
+    return {os.path.basename(e["run"]): e for e in map(json.loads, stdout.splitlines())}
+
+
+def test_runs_lists_finished_interrupted_and_running(capsys, two_runs):
+    config = two_runs / "b" / "config.json"
+    config.write_text(config.read_text().replace('"epochs": 1', '"epochs": 3'))
+    with open(two_runs / "a" / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a training process holds it
+        entries = runs_json(capsys, two_runs)
+        code, table, _ = cli(capsys, "runs", two_runs)
+    assert entries["a"]["state"] == "running" and entries["a"]["epochs_done"] == 2
+    assert entries["b"]["state"] == "interrupted" and entries["b"]["epochs"] == 3
+    assert runs_json(capsys, two_runs)["a"]["state"] == "finished"  # lock released
+    lines = table.splitlines()
+    assert code == 0 and len(lines) == 3 and lines[0].split()[:3] == ["run", "network",
+                                                                     "optimiser"]
+    assert "784-256-10 relu" in lines[2] and "sgd lr 0.1" in lines[2] and " 1/3 " in lines[2]
+
+
+def break_runs(good, runs):
+    """Run folders damaged in the ways a disk, a kill or a person can damage them."""
+    import shutil
+
+    def copy(name):
+        shutil.copytree(good, runs / name, ignore=shutil.ignore_patterns(".lock"))
+        return runs / name
+    (copy("garbage") / "config.json").write_text("{ not json")
+    (copy("list") / "config.json").write_text("[1, 2]")
+    (copy("wrong-field") / "config.json").write_text('{"hidden": "many"}')
+    (copy("nested") / "config.json").write_text("[" * 100000)
+    metrics = copy("truncated") / "metrics.csv"
+    metrics.write_text(metrics.read_text()[:-20])
+    (copy("binary") / "metrics.csv").write_bytes(b"\xff\xfe\x00" * 100)
+    (copy("no-config") / "config.json").unlink()
+    with open(copy("huge") / "metrics.csv", "r+b") as f:
+        f.truncate(64 << 20)  # sparse: costs no disk
+    os.remove(copy("fifo") / "config.json")
+    os.mkfifo(runs / "fifo" / "config.json")  # opening it would block forever
+    os.remove(copy("folder") / "config.json")
+    (runs / "folder" / "config.json").mkdir()
+    copy("new\nline")
+    return ["garbage", "list", "wrong-field", "nested", "truncated", "binary", "no-config",
+            "huge", "fifo", "folder"]
+
+
+def test_runs_gives_one_line_per_broken_run_and_never_a_traceback(capsys, two_runs):
+    broken = break_runs(two_runs / "a", two_runs)
+    entries = runs_json(capsys, two_runs)
+    for name in broken:
+        assert entries[name]["state"] == "unreadable", name
+        assert "\n" not in entries[name]["problem"] and len(entries[name]["problem"]) < 200
+    assert entries["new\nline"]["state"] == "finished"
+    assert "64 MB" in entries["huge"]["problem"] or "bytes" in entries["huge"]["problem"]
+    code, table, err = cli(capsys, "runs", two_runs)
+    assert code == 0 and "Traceback" not in err
+    lines = table.splitlines()
+    assert len(lines) == 1 + 2 + len(broken) + 1  # header, a, b, the broken, new\nline
+    assert any(line.split()[0].endswith("/new\\nline") for line in lines)
+
+
+def test_compare_tables_the_differences_and_draws_the_curves(capsys, two_runs, tmp_path):
+    (two_runs / "bad").mkdir()
+    (two_runs / "bad" / "config.json").write_text("{")
+    code, stdout, err = cli(capsys, "compare", two_runs / "a", two_runs / "b", two_runs / "bad",
+                            "--out", tmp_path / "cmp.png", "--json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["differences"] == {"lr": [0.5, 0.1], "epochs": [2, 1]}
+    assert [r["epochs_done"] for r in result["runs"]] == [2, 1]
+    assert (tmp_path / "cmp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "bad: left out: config.json is not readable JSON" in err
+    code, table, _ = cli(capsys, "compare", two_runs / "a", two_runs / "b", "--no-plot")
+    rows = {line.split()[0]: line.split()[1:] for line in table.splitlines()[1:]}
+    assert rows["lr"] == ["0.5", "0.1"] and "batch" not in rows and "seed" not in rows
+
+
+def test_compare_refuses_too_few_runs_and_its_own_files(capsys, two_runs):
+    code, _, err = cli(capsys, "compare", two_runs / "a", two_runs / "missing")
+    assert code == 2 and "two or more" in error_line(err)
+    before = (two_runs / "a" / "metrics.csv").read_bytes()
+    code, _, err = cli(capsys, "compare", two_runs / "a", two_runs / "b",
+                       "--out", two_runs / "a" / "metrics.csv")
+    assert code == 2 and "choose another --out" in error_line(err)
+    assert (two_runs / "a" / "metrics.csv").read_bytes() == before
+
+
+def test_the_comparison_picture_has_labelled_axes_and_one_series_per_run():
+    from scratchmlp.report.compare import draw_comparison
+    rows = [{"epoch": e, "train_loss": 1 / e, "test_acc": 0.8} for e in (1, 2, 3)]
+    fig = draw_comparison([("a", rows), ("b", rows[:1])])
+    loss_ax, acc_ax = fig.axes
+    assert [l.get_label() for l in loss_ax.get_lines()] == ["a", "b"]
+    assert loss_ax.get_xlabel() == acc_ax.get_xlabel() == "epoch"
+    assert loss_ax.get_ylabel() and acc_ax.get_ylabel() == "accuracy"
+    assert fig._suptitle.get_text() == "2 runs compared"
+    assert loss_ax.get_lines()[1].get_linestyle() == "None"  # one epoch: a marker
