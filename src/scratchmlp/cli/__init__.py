@@ -47,24 +47,60 @@ def _version() -> str:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USER_ERROR
+    from .streams import guarded_output
+    with guarded_output() as stdout:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USER_ERROR
+        code, message = _run(args)
+        stdout.flush()  # a failure to write the last lines counts too
+        if stdout.error is not None:
+            code, message = _output_failure(stdout, code, message)
+        if message:
+            print(message, file=sys.stderr)
+        return code
+
+
+def _run(args):
+    """(exit status, the line for stderr or None) of the chosen command."""
     from ..errors import ScratchMLPError
     try:
         with _terminate_as_interrupt():
-            return args.func(args) or 0
+            return args.func(args) or 0, None
     except ScratchMLPError as e:
         code = getattr(e, "exit_code", EXIT_USER_ERROR)
         kind = "" if code == EXIT_INTERRUPTED else "error: "  # an interrupt is no mistake
-        print(f"scratchmlp: {kind}{_one_line(e)}", file=sys.stderr)
-        return code
+        return code, f"scratchmlp: {kind}{_one_line(e)}"
     except KeyboardInterrupt:
-        print("scratchmlp: interrupted (finished epochs of a run are saved; continue it with "
-              "scratchmlp train --resume RUN)", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED, f"scratchmlp: interrupted{INTERRUPTED.get(args.command, '')}"
+
+
+# What a Ctrl-C/SIGTERM outside training's own handler leaves behind, per command.
+INTERRUPTED = {
+    "train": " (finished epochs of a run are saved; continue it with "
+             "scratchmlp train --resume RUN)",
+    "explore": " (finished points and epochs are saved; run the same command again to "
+               "continue)",
+    "sweep": " (finished trials are stored; run the same command again to continue)",
+}
+
+
+def _output_failure(stdout, code, message):
+    """Standard output failed: a reader that went away is a quiet exit 141 (as `yes | head`),
+    other write errors one line and exit 2. A stopped run still says what it saved."""
+    from .streams import EXIT_BROKEN_PIPE
+    stopped = code == EXIT_INTERRUPTED and message  # training stopped because of it
+    rest = (message or "").removeprefix("scratchmlp: ")
+    if stdout.reader_gone:
+        if stopped:
+            return EXIT_BROKEN_PIPE, f"scratchmlp: standard output closed; {rest}"
+        return (code if code not in (0, EXIT_INTERRUPTED) else EXIT_BROKEN_PIPE), message
+    error = f"scratchmlp: error: {stdout.failure_message()}"
+    if stopped:
+        return EXIT_USER_ERROR, f"{error}; {rest}"
+    return (code if code not in (0, EXIT_INTERRUPTED) else EXIT_USER_ERROR), message or error
 
 
 @contextlib.contextmanager

@@ -55,3 +55,23 @@ def run_model_path(run):
     elif not run.exists():
         raise ScratchMLPError(f"{run}: no such run folder or model file; check the path")
     return run
+
+
+# What matplotlib's headless backend writes without extra programs (pgf needs LaTeX).
+PICTURE_FORMATS = ("png", "jpg", "jpeg", "pdf", "svg", "svgz", "eps", "ps", "tif", "tiff",
+                   "webp", "gif")
+
+
+def picture_path(text, flag: str = "--out"):
+    """`text` as the Path of a picture to draw, refused before any work if matplotlib cannot
+    write its format (the suffix names it; no suffix means PNG)."""
+    from pathlib import Path
+
+    from ..errors import ScratchMLPError
+    path = Path(text)
+    suffix = path.suffix.lstrip(".").lower()
+    if suffix and suffix not in PICTURE_FORMATS:
+        raise ScratchMLPError(f"{flag} {text}: cannot draw a .{suffix} picture; name a file "
+                              f"ending in .{', .'.join(PICTURE_FORMATS[:4])} or another of "
+                              f"{', '.join(PICTURE_FORMATS[4:])}")
+    return path

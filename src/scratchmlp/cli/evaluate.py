@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .common import add_data_flag, add_threads_flag, load_data, run_model_path, use_threads
+from .common import (add_data_flag, add_threads_flag, load_data, picture_path, run_model_path,
+                     use_threads)
 
 HELP = "test accuracy, per-class accuracy and a confusion matrix of a trained run"
 
@@ -23,12 +24,12 @@ def register(subparsers):
 
 def run(args) -> int:
     import json
-    from pathlib import Path
 
     from ..data import LABELS
     from ..errors import ScratchMLPError
     from ..train.evaluation import evaluate_model
     from ..train.modelfile import load_model
+    wanted = picture_path(args.out) if args.out and not args.no_plot else None
     use_threads(args)
     path = run_model_path(args.run)
     model, _ = load_model(path)
@@ -37,7 +38,7 @@ def run(args) -> int:
     picture = None
     if not args.no_plot:
         from ..report import plot_confusion
-        picture = Path(args.out) if args.out else path.parent / "confusion.png"
+        picture = wanted or path.parent / "confusion.png"
         try:
             plot_confusion(result.confusion, LABELS, picture,
                            title=f"{path}: test accuracy {result.accuracy:.4f}")

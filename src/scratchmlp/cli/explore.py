@@ -103,6 +103,7 @@ def run(args) -> int:
 
     from ..errors import ScratchMLPError
     from ..train.explore import best, explore
+    from ..train.run import Interrupted
     from .train import _StopFlag, config_from_flags
 
     if args.validation <= 0:
@@ -147,9 +148,13 @@ def run(args) -> int:
         print(f"  {point.name}: {summary}{lead}", flush=True)
 
     with _StopFlag() as stop:
-        results = explore(points, out, data, on_point_start=point_start,
-                          on_point_done=point_done, on_epoch=epoch_done, should_stop=stop,
-                          loss_limit=loss_limit)
+        try:
+            results = explore(points, out, data, on_point_start=point_start,
+                              on_point_done=point_done, on_epoch=epoch_done, should_stop=stop,
+                              loss_limit=loss_limit)
+        except Interrupted as e:  # its advice names the point's folder: name this command
+            saved = str(e).split("; continue with")[0]
+            raise Interrupted(f"{saved}; run the same command again to continue") from None
     _write_outputs(args.kind, results, out, points)
     print(format_results(results))
     top = best(results)

@@ -7,7 +7,8 @@ images titled "true / predicted".
 
 from __future__ import annotations
 
-from .common import add_data_flag, add_threads_flag, load_data, run_model_path, use_threads
+from .common import (add_data_flag, add_threads_flag, load_data, picture_path, run_model_path,
+                     use_threads)
 
 HELP = "classify your own images (PNG/JPEG), or draw test images with true/predicted labels"
 MAX_GRID = 100  # test images drawn in one picture: more is unreadable (and 10,000 took 6.7 GB)
@@ -39,6 +40,8 @@ def register(subparsers):
 
 def run(args) -> int:
     from ..errors import ScratchMLPError
+    if args.out:
+        picture_path(args.out)  # a format matplotlib cannot write: refused before any work
     use_threads(args)
     if args.images:
         return classify_files(args)

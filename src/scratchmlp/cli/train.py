@@ -131,7 +131,8 @@ def _config(args):
 
 
 class _StopFlag:
-    """SIGINT/SIGTERM ask the run to stop after the current step; a second Ctrl-C forces it."""
+    """SIGINT/SIGTERM, or standard output failing (`| head`, a full disk), ask the run to stop
+    after the current step; a second Ctrl-C forces it."""
 
     def __init__(self):
         self.requested = False
@@ -152,7 +153,8 @@ class _StopFlag:
             signal.signal(s, handler)
 
     def __call__(self):
-        return self.requested
+        from .streams import output_failed
+        return self.requested or output_failed()  # the reader of stdout went away: stop too
 
 
 def run(args) -> int:
