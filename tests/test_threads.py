@@ -74,3 +74,15 @@ def test_threads_must_be_positive(data_dir, tmp_path):
                           env={"SCRATCHMLP_VERIFY": "0", "PATH": "/usr/bin:/bin"})
     assert done.returncode == 2
     assert "--threads must be a positive whole number, got 0" in done.stderr
+
+
+@pytest.mark.parametrize("command", [["evaluate", "run"], ["predict", "run"],
+                                     ["explore", "hidden"], ["sweep"]])
+def test_every_computing_command_takes_threads(command, capsys):
+    from scratchmlp.cli import main
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    assert "--threads N" in capsys.readouterr().out
+    if command == ["sweep"]:
+        assert main(["sweep", "--threads", "0"]) == 2
+        assert "--threads must be a positive whole number, got 0" in capsys.readouterr().err

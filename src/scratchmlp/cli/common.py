@@ -10,10 +10,11 @@ def add_data_flag(parser):
                              "/usr/share/datasets/fashion-mnist, then a download")
 
 
-def add_threads_flag(parser, what: str = "threads for the computation"):
+def add_threads_flag(parser, what: str = "threads for the computation",
+                     default: str = "the cores this process may use"):
     parser.add_argument("--threads", type=int, metavar="N",
-                        help=f"{what} (default: the cores this process may use); results are "
-                             "the same bytes at any count")
+                        help=f"{what} (default: {default}); results are the same bytes at "
+                             "any count")
 
 
 def use_threads(args) -> int:

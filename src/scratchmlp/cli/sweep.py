@@ -49,8 +49,10 @@ def register(subparsers):
                         "twice as long is taken as dead and re-queued (default 30)")
     p.add_argument("--report-only", action="store_true",
                    help="run no trials: only write the table, best.json and plots")
-    from .common import add_data_flag
+    from .common import add_data_flag, add_threads_flag
     add_data_flag(p)
+    add_threads_flag(p, "threads per worker", "the cores this process may use, shared out "
+                     "among the workers")
     p.set_defaults(func=run)
 
 
@@ -58,6 +60,8 @@ def run(args) -> int:
     from ..errors import ScratchMLPError
     if args.trials <= 0:
         raise ScratchMLPError(f"--trials must be positive, got {args.trials}")
+    if args.threads is not None and args.threads <= 0:
+        raise ScratchMLPError(f"--threads must be a positive whole number, got {args.threads}")
     if args.workers <= 0:
         raise ScratchMLPError(f"--workers must be positive, got {args.workers}")
     if args.heartbeat <= 0:
@@ -84,7 +88,7 @@ def run(args) -> int:
         workers=args.workers, subset=args.subset, validation=args.validation, seed=args.seed,
         space=space, heartbeat=args.heartbeat, prune=not args.no_prune,
         prune_warmup=args.prune_warmup, prune_percentile=args.prune_percentile,
-        data_dir=args.data_dir)
+        data_dir=args.data_dir, threads=args.threads)
     where = study._safe_url(settings.storage_url())
     print(f"sweep: study {settings.study!r} in {where}, {settings.trials} trials, "
           f"{settings.workers} worker(s), validation {settings.validation} images"

@@ -47,6 +47,7 @@ class SweepSettings:
     prune_warmup: int = 2  # epochs every trial runs before it may be pruned
     prune_percentile: float = 50.0  # pruned when below this percentile of earlier trials
     data_dir: str | None = None
+    threads: int | None = None  # per worker; None: the cores shared out among the workers
 
     def storage_url(self) -> str:
         if self.storage:
@@ -245,12 +246,13 @@ def describe_point(config: TrainConfig) -> str:
 
 # ---- several local workers --------------------------------------------------------------------
 def _worker_main(settings_dict: dict, worker: int, threads: int):
-    """Entry point of a spawned worker process: pin BLAS threads before NumPy loads. SIGINT and
+    """Entry point of a spawned worker process: start its threads (`threads` of them). SIGINT and
     SIGTERM (Ctrl-C reaches every process of the terminal; the parent forwards a SIGTERM) stop
     it after the current batch: the running trial is recorded FAIL, finished ones stay."""
     import signal
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, str(threads))
+
+    from ..engine import parallel
+    parallel.set_threads(threads)  # results do not depend on it (engine/parallel.py)
     stop = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.append(True))
@@ -267,14 +269,16 @@ def run_workers(settings: SweepSettings, say=_print, should_stop=None):
     """`settings.workers` workers on one study: in this process for 1, else spawned processes.
     When `should_stop()` turns true the workers are asked to stop (SIGTERM), then awaited."""
     open_study(settings)  # create it once here, so workers do not race to create it
+    from ..engine import parallel
     if settings.workers <= 1:
+        parallel.set_threads(settings.threads)
         work(settings, 0, say=say, should_stop=should_stop)
         return
     import multiprocessing
     import multiprocessing.connection
     import signal
     context = multiprocessing.get_context("spawn")  # no fork: BLAS threads and DB sessions
-    threads = max(1, (os.cpu_count() or 1) // settings.workers)
+    threads = settings.threads or max(1, parallel.default_threads() // settings.workers)
     processes = [context.Process(target=_worker_main, args=(asdict(settings), i, threads),
                                  name=f"scratchmlp-sweep-worker-{i}")
                  for i in range(settings.workers)]
