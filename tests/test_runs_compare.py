@@ -156,6 +156,19 @@ def break_runs(good, runs):
             "huge", "fifo", "folder"]
 
 
+def test_a_run_starting_or_a_missing_folder(capsys, two_runs, tmp_path):
+    (two_runs / "starting").mkdir()
+    with open(two_runs / "starting" / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # locked, config.json not written yet
+        entry = runs_json(capsys, two_runs)["starting"]
+    assert entry["state"] == "running" and entry["problem"] == "no config.json"
+    assert runs_json(capsys, two_runs)["starting"]["state"] == "unreadable"
+    code, _, err = cli(capsys, "runs", tmp_path / "nowhere")
+    assert code == 2 and "no such folder" in error_line(err)
+    code, stdout, _ = cli(capsys, "runs", two_runs / "a")  # one run folder itself
+    assert code == 0 and len(stdout.splitlines()) == 2
+
+
 def test_runs_gives_one_line_per_broken_run_and_never_a_traceback(capsys, two_runs):
     broken = break_runs(two_runs / "a", two_runs)
     entries = runs_json(capsys, two_runs)

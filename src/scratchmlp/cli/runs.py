@@ -162,8 +162,9 @@ def run(args) -> int:
     for folder in folders:
         try:
             entry = read_run(folder)
-        except BadRun as e:
-            entry = {"run": str(folder), "state": "unreadable", "problem": str(e)}
+        except BadRun as e:  # a run just starting holds its lock before config.json exists
+            entry = {"run": str(folder), "state": "running" if is_running(folder) else
+                     "unreadable", "problem": str(e)}
         if args.json:
             print(json.dumps(as_json(entry)))
         else:
@@ -190,7 +191,7 @@ HEADER = ["run", "network", "optimiser", "epochs", "train loss", "train acc", "v
 def table_row(entry: dict) -> list:
     name = printable(entry["run"])
     if "config" not in entry:
-        return [name, f"unreadable: {printable(entry['problem'])}"]
+        return [name, f"{entry['state']}: {printable(entry['problem'])}"]
     config, last = entry["config"], (entry["rows"][-1] if entry["rows"] else {})
     from .train import readable
     network = "-".join(map(str, [784, *config.hidden, 10])) + f" {config.activation}"
