@@ -198,16 +198,27 @@ def test_download_that_is_not_gzip_is_not_stored(capsys, tmp_path, monkeypatch):
 
 # ---- command line --------------------------------------------------------------------------
 @pytest.mark.parametrize("flags, fragments", [
-    (["--lr", "0"], ["argument --lr", "a positive number", "'0'"]),
-    (["--lr", "-0.5"], ["argument --lr", "a positive number", "'-0.5'"]),
-    (["--lr", "fast"], ["argument --lr", "a positive number", "'fast'"]),
-    (["--lr", "nan"], ["argument --lr", "'nan'"]),
-    (["--epochs", "-1"], ["argument --epochs", "a whole number 0 or more", "'-1'"]),
-    (["--epochs", "2.5"], ["argument --epochs", "'2.5'"]),
-    (["--batch-size", "0"], ["argument --batch-size", "a positive whole number", "'0'"]),
-    (["--batch-size", "-8"], ["argument --batch-size", "'-8'"]),
-    (["--seed", "-1"], ["argument --seed", "'-1'"]),
-    (["--hidden", "0"], ["argument --hidden", "'0'", "e.g. 256 or 256,128"]),
+    (["--lr", "0"], ["argument --lr", "expected a positive number, got 0.0"]),
+    (["--lr", "-0.5"], ["argument --lr", "expected a positive number, got -0.5"]),
+    (["--lr", "fast"], ["argument --lr", "expected a number, got 'fast'"]),
+    (["--lr", "nan"], ["argument --lr", "expected a positive number, got nan"]),
+    (["--lr", "inf"], ["argument --lr", "expected a positive number, got inf"]),
+    (["--epochs", "-1"], ["argument --epochs", "expected a whole number 0 or more, got -1"]),
+    (["--epochs", "2.5"], ["argument --epochs", "expected a whole number, got '2.5'"]),
+    (["--batch-size", "0"], ["argument --batch-size", "a positive whole number, got 0"]),
+    (["--batch-size", "-8"], ["argument --batch-size", "got -8"]),
+    (["--seed", "-1"], ["argument --seed", "got -1"]),
+    (["--momentum", "1"], ["argument --momentum", "expected a number in [0, 1), got 1.0"]),
+    (["--dropout", "-0.1"], ["argument --dropout", "a probability in [0, 1), got -0.1"]),
+    (["--subset", "0"], ["argument --subset", "a positive whole number, got 0"]),
+    (["--hidden", "0"], ["argument --hidden", "positive whole numbers", "got [0]"]),
+    (["--hidden", "256,-3"], ["argument --hidden", "positive whole numbers", "got [256, -3]"]),
+    (["--hidden", "10000000000000000000"],
+     ["argument --hidden", "hidden [10000000000000000000]: a model of "
+      "7,950,000,000,000,000,000,010 parameters does not fit in memory"]),
+    (["--hidden", "9" * 4000], ["argument --hidden", "hidden [a number of 4,000 digits]: a "
+                                "model of about 10^4002 parameters does not fit in memory"]),
+    (["--hidden", "9" * 5000], ["argument --hidden", "give layer widths as whole numbers"]),
     (["--hidden", "abc"], ["argument --hidden", "'abc'", "e.g. 256 or 256,128"]),
     (["--hidden", "256,,128"], ["argument --hidden", "'256,,128'", "e.g. 256 or 256,128"]),
     (["--activation", "swish"], ["unknown activation 'swish'", "choose one of relu"]),
@@ -286,11 +297,12 @@ def test_resume_with_other_settings(capsys, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("content, fragments", [
     ({"lr": 0.1, "learning_rate": 0.1}, ["unknown field(s) learning_rate", "known fields:"]),
-    ({"lr": "fast"}, ["lr must be a finite number", "'fast'"]),
-    ({"epochs": 2.5}, ["epochs must be an integer", "2.5"]),
+    ({"lr": "fast"}, ["lr must be a positive number", "'fast'"]),
+    ({"epochs": 2.5}, ["epochs must be a whole number 0 or more", "2.5"]),
     ({"hidden": 256}, ["hidden must be a list", "256"]),
-    ({"hidden": [256, 0]}, ["hidden: layer widths must be positive integers", "[256, 0]"]),
-    ({"batch_size": True}, ["batch_size must be an integer", "True"]),
+    ({"hidden": [256, 0]}, ["hidden must be a list of positive whole numbers", "[256, 0]"]),
+    ({"hidden": [10 ** 12]}, ["hidden [1000000000000]: a model of", "does not fit in memory"]),
+    ({"batch_size": True}, ["batch_size must be a positive whole number", "True"]),
     ({"activation": 3}, ["activation must be a string", "3"]),
     ([256], ["expected a JSON object of settings"]),
     ("{not json", ["not a readable JSON config"]),
@@ -421,7 +433,8 @@ def test_model_that_claims_a_huge_layer_is_refused_before_allocating(capsys, tmp
                                                                       model_arrays):
     model_arrays["config"] = np.array(json.dumps({"hidden": [10 ** 12]}))
     np.savez(tmp_path / "model.npz", **model_arrays)
-    refused_model(capsys, tmp_path / "model.npz", "needs (784, 1000000000000)")
+    refused_model(capsys, tmp_path / "model.npz", "model.npz config: hidden [1000000000000]: "
+                  "a model of 795,000,000,000,010 parameters does not fit in memory")
 
 
 def test_model_with_nan_weights(capsys, tmp_path, model_arrays):

@@ -168,7 +168,7 @@ def test_a_diverging_run_is_one_line_and_exit_2(real_data, tmp_path):
 
 @pytest.mark.parametrize("args, needle", [
     (["train", "--hidden", "abc"], "--hidden"),
-    (["train", "--lr", "-1"], "argument --lr: expected a positive number"),
+    (["train", "--lr", "-1"], "argument --lr: expected a positive number, got -1.0"),
     (["evaluate", "no-such-run"], "no-such-run"),
 ])
 @pytest.mark.slow

@@ -52,7 +52,10 @@ def test_space_overrides_and_refusals(tmp_path):
     assert space["optimizer"] == ["adam"] and space["epochs"] == 3 and space["dropout"] == 0.25
     assert space["lr"] == DEFAULT_SPACE["lr"]
     for bad, message in [({"learning_rate": [0.1]}, "unknown search parameter"),
-                         ({"lr": {"low": 0, "high": 1, "log": True}}, "log-scaled"),
+                         ({"weight_decay": {"low": 0, "high": 1, "log": True}}, "log-scaled"),
+                         ({"lr": {"low": 0, "high": 1}}, "lr must be a positive number, got 0"),
+                         ({"dropout": {"low": 0, "high": 1}},
+                          r"dropout must be a probability in \[0, 1\), got 1"),
                          ({"lr": {"low": 2, "high": 1}}, "low <= high"),
                          ({"units": []}, "empty"), ({"lr": {"lo": 1}}, "needs a range")]:
         path.write_text(json.dumps(bad))

@@ -40,10 +40,10 @@ def test_config_file_then_flags(real_data, tmp_path):
 
 @pytest.mark.parametrize("flags, message", [
     (["--augment", "rotate"], "give shift, flip"),
-    (["--dropout", "1"], "dropout must be a probability"),
+    (["--dropout", "1"], "argument --dropout: expected a probability in [0, 1), got 1.0"),
     (["--optimizer", "rmsprop"], "unknown optimiser"),
     (["--schedule", "linear"], "unknown learning-rate schedule"),
-    (["--weight-decay", "-1"], "expected a number 0 or more"),
+    (["--weight-decay", "-1"], "argument --weight-decay: expected a number 0 or more, got -1.0"),
     (["--validation", "60000"], "validation must be between"),
 ])
 def test_bad_values_are_one_line_errors(real_data, tmp_path, capsys, flags, message):

@@ -6,35 +6,33 @@ import argparse
 import sys
 import time
 
+from ..errors import ScratchMLPError
+from ..ranges import SettingError, shown
 from .common import add_data_flag, add_threads_flag, load_data, use_threads
 
 HELP = "train an MLP (the chapter's 784-256-10 by default) into a run folder"
 
 
 def hidden_widths(text: str) -> list:
-    """'256' or '256,128' -> [256] / [256, 128]; anything else is a clear usage error."""
-    parts = text.split(",")
-    widths = []
-    for part in parts:
-        part = part.strip()
-        if not part.isdigit() or int(part) <= 0:
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: give positive layer widths separated by commas, e.g. 256 or 256,128")
-        widths.append(int(part))
-    return widths
+    """'256' or '256,128' -> [256] / [256, 128]; the widths' range is TrainConfig's to check."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:  # also a number of more than 4,300 digits
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)}: give layer widths as whole numbers separated by commas, "
+            "e.g. 256 or 256,128") from None
 
 
-def _number(kind, minimum, strict: bool, what: str):
-    """An argparse type: `kind` parsed from text and at least (or above) `minimum`."""
+def _number(kind):
+    """An argparse type that parses text into a number (int: a whole number) and nothing more:
+    the ranges are TrainConfig's to check, and config_from_flags names the flag."""
+    what = "a whole number" if kind is int else "a number"
+
     def parse(text: str):
         try:
-            value = kind(text)
+            return kind(text)
         except ValueError:
-            value = None
-        if value is None or value != value or value in (float("inf"), float("-inf")) \
-                or value < minimum or (strict and value == minimum):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
+            raise argparse.ArgumentTypeError(f"expected {what}, got {shown(text)}") from None
     return parse
 
 
@@ -57,28 +55,28 @@ def add_setting_flags(p, hidden: bool = True):
     if hidden:
         p.add_argument("--hidden", type=hidden_widths, metavar="W[,W...]",
                        help="hidden layer widths; a comma list gives more layers (default 256)")
-    p.add_argument("--lr", type=_number(float, 0, True, "a positive number such as 0.1"),
+    p.add_argument("--lr", type=_number(float),
                    help="learning rate (default 0.5)")
-    p.add_argument("--epochs", type=_number(int, 0, False, "a whole number 0 or more"),
+    p.add_argument("--epochs", type=_number(int),
                    help="number of epochs (default 10)")
-    p.add_argument("--batch-size", type=_number(int, 0, True, "a positive whole number"),
+    p.add_argument("--batch-size", type=_number(int),
                    help="minibatch size (default 256)")
-    p.add_argument("--seed", type=_number(int, 0, False, "a whole number 0 or more"),
+    p.add_argument("--seed", type=_number(int),
                    help="seed for initialisation and shuffling (default 0)")
     p.add_argument("--activation", help="relu (default), sigmoid or tanh")
     p.add_argument("--init", help="normal (the chapter's N(0, 0.01), default), xavier or he")
     p.add_argument("--optimizer", help="sgd (the chapter's, default), momentum or adam")
-    p.add_argument("--momentum", type=_number(float, 0, False, "a number in [0, 1)"),
+    p.add_argument("--momentum", type=_number(float),
                    help="momentum coefficient of --optimizer momentum (default 0.9)")
-    p.add_argument("--weight-decay", type=_number(float, 0, False, "a number 0 or more"),
+    p.add_argument("--weight-decay", type=_number(float),
                    help="L2 penalty on the weights, applied in the update (default 0)")
-    p.add_argument("--dropout", type=_number(float, 0, False, "a probability in [0, 1)"),
+    p.add_argument("--dropout", type=_number(float),
                    help="drop probability after each hidden layer, training only (default 0)")
     p.add_argument("--schedule", help="learning rate schedule: constant (default) or cosine")
     p.add_argument("--augment", type=augmentations, metavar="KIND[,KIND]",
                    help="training-time augmentation: shift (up to 2 pixels), flip "
                         "(left-right), or shift,flip; 'none' turns it off (default none)")
-    p.add_argument("--subset", type=_number(int, 0, True, "a positive whole number"), metavar="N",
+    p.add_argument("--subset", type=_number(int), metavar="N",
                    help="train on the first N training images only (default all)")
     p.add_argument("--config", metavar="FILE", help="read settings from a JSON file "
                                                      "(flags given here override it)")
@@ -87,7 +85,7 @@ def add_setting_flags(p, hidden: bool = True):
 def register(subparsers):
     p = subparsers.add_parser("train", help=HELP, description=HELP)
     add_setting_flags(p)
-    p.add_argument("--validation", type=_number(int, 0, False, "a whole number 0 or more"),
+    p.add_argument("--validation", type=_number(int),
                    metavar="N",
                    help="hold out N training images and score them each epoch (default 0)")
     p.add_argument("--test-once", action="store_true",
@@ -118,7 +116,22 @@ def config_from_flags(args, base: dict = None):
         value = getattr(args, name, None)
         if value is not None:
             base[name] = value
-    return TrainConfig.from_dict(base, "command line")
+    try:
+        return TrainConfig.from_dict(base, "command line")
+    except SettingError as e:
+        raise _flag_advice(e, args) from None
+
+
+def _flag_advice(error, args):
+    """A setting refused by TrainConfig, told as the flag that set it (when a flag did), in
+    argparse's format."""
+    if getattr(args, error.name, None) is None:
+        return error
+    flag = "--" + error.name.replace("_", "-")
+    fact = error.fact if error.detailed else \
+        f"expected {error.expected}, got {shown(error.value)}"
+    return ScratchMLPError(f"argument {flag}: {fact}; "
+                           f"see 'scratchmlp {getattr(args, 'command', 'train')} --help'")
 
 
 def _config(args):

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import ranges
 from ..engine import ops
-from ..errors import ScratchMLPError
 
 
 def check_rate(rate) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-        raise ScratchMLPError(f"dropout must be a probability in [0, 1), got {rate!r}")
-    return float(rate)
+    """`rate` as a float when it is a probability in [0, 1) (the `dropout` setting's range)."""
+    return float(ranges.check("dropout", rate))
 
 
 def keep_mask(rng: np.random.Generator, shape, rate: float, dtype=np.float32) -> np.ndarray:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import ranges
 from ..errors import ScratchMLPError, lookup
 
 
@@ -27,7 +28,7 @@ class SGD:
 
     def __init__(self, params, lr: float, weight_decay: float = 0.0):
         self.params, self.lr = list(params), lr
-        self.weight_decay = _check_non_negative("weight_decay", weight_decay)
+        self.weight_decay = float(ranges.check("weight_decay", weight_decay))
         self._scratch = [np.empty_like(p.data) for p in self.params]
         # only matrices decay; a second buffer holds weight_decay * W when it is on
         self._decay = [np.empty_like(p.data) if self.weight_decay and p.data.ndim >= 2 else None
@@ -59,7 +60,7 @@ class Momentum(SGD):
 
     def __init__(self, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
         super().__init__(params, lr, weight_decay)
-        self.momentum = _check_fraction("momentum", momentum)
+        self.momentum = float(ranges.check("momentum", momentum))
         self.velocity = [np.zeros_like(p.data) for p in self.params]
 
     def step(self, batch_size: int):
@@ -153,15 +154,3 @@ def _expect_state(state: dict, expected: dict):
             raise ScratchMLPError(f"optimiser state {name} has shape {np.shape(state[name])}, "
                                   f"expected {np.shape(current)}")
 
-
-def _check_non_negative(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
-            or not np.isfinite(value):
-        raise ScratchMLPError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _check_fraction(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ScratchMLPError(f"{name} must be in [0, 1), got {value!r}")
-    return float(value)

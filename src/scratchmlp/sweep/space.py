@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 
+from .. import ranges
 from ..errors import ScratchMLPError
 from ..files import read_json
 
@@ -55,9 +56,9 @@ def _checked(values: dict, source: str) -> dict:
             if extra or "low" not in spec or "high" not in spec:
                 raise ScratchMLPError(f"{source}: {name} needs a range like "
                                       '{"low": 1, "high": 3}; got ' + json.dumps(spec))
-            if not all(isinstance(spec[k], (int, float)) and not isinstance(spec[k], bool)
-                       and math.isfinite(spec[k]) for k in ("low", "high")) \
-                    or spec["low"] > spec["high"]:
+            for key in ("low", "high"):
+                _check_value(name, spec[key], source)
+            if spec["low"] > spec["high"]:
                 raise ScratchMLPError(f"{source}: {name} needs finite numbers low <= high, "
                                       f"got {json.dumps(spec)}")
             if spec.get("log") and spec["low"] <= 0:
@@ -65,6 +66,18 @@ def _checked(values: dict, source: str) -> dict:
         elif isinstance(spec, list) and not spec:
             raise ScratchMLPError(f"{source}: {name} has an empty list of choices")
     return values
+
+
+# A search parameter's numbers meet the range of the setting it becomes (scratchmlp.ranges).
+_SETTING_OF = {"units": "width", "layers": "width"}
+_FINITE = ranges.Range(float, -math.inf, "a finite number")
+
+
+def _check_value(name: str, value, source: str):
+    limits = ranges.RANGES.get(_SETTING_OF.get(name, name), _FINITE)
+    if not limits.holds(value):
+        raise ScratchMLPError(f"{source}: {name} must be {limits.words}, "
+                              f"got {ranges.shown(value)}")
 
 
 def suggest(trial, space: dict) -> dict:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
+import os
 from dataclasses import dataclass, field
 
+from .. import ranges
 from ..errors import ScratchMLPError
 from ..files import read_json
 
@@ -40,50 +41,47 @@ class TrainConfig:
         self.validate()
 
     def validate(self):
+        """Every field in its range (scratchmlp.ranges: the one statement of each range), every
+        name known, and a network whose weights fit in this machine's memory."""
         _check_type("hidden", self.hidden, list)
         for width in self.hidden:
-            if isinstance(width, bool) or not isinstance(width, int) or width <= 0:
-                raise ScratchMLPError(f"hidden: layer widths must be positive integers, "
-                                      f"got {self.hidden}")
-        _check_number("lr", self.lr)
-        if not self.lr > 0:
-            raise ScratchMLPError(f"lr must be positive, got {self.lr}")
-        _check_int("epochs", self.epochs)
-        if self.epochs < 0:
-            raise ScratchMLPError(f"epochs must be 0 or more, got {self.epochs}")
-        _check_int("batch_size", self.batch_size)
-        if self.batch_size <= 0:
-            raise ScratchMLPError(f"batch_size must be positive, got {self.batch_size}")
-        _check_int("seed", self.seed)
-        if self.seed < 0:  # NumPy's generators take no negative seeds
-            raise ScratchMLPError(f"seed must be 0 or more, got {self.seed}")
+            if not ranges.RANGES["width"].holds(width):
+                raise ranges.SettingError("hidden", self.hidden, "a list of positive whole "
+                                          "numbers (the layer widths)")
+        for name in _NUMBERS:
+            value = getattr(self, name)
+            if value is not None or name not in _OPTIONAL:
+                ranges.check(name, value)
+        self._check_names()
+        self._check_size()
+
+    def _check_names(self):
         from ..data import augment
-        from ..nn import activations, dropout, init, optim, schedule
+        from ..nn import activations, init, optim, schedule
         activations.get(_check_type("activation", self.activation, str))
         init.get(_check_type("init", self.init, str))
         optim.get(_check_type("optimizer", self.optimizer, str))
-        _check_number("momentum", self.momentum)
-        if not 0 <= self.momentum < 1:
-            raise ScratchMLPError(f"momentum must be in [0, 1), got {self.momentum}")
-        _check_number("weight_decay", self.weight_decay)
-        if self.weight_decay < 0:
-            raise ScratchMLPError(f"weight_decay must be 0 or more, got {self.weight_decay}")
-        _check_number("dropout", self.dropout)
-        dropout.check_rate(self.dropout)
         schedule.check(_check_type("schedule", self.schedule, str))
         augment.check(_check_type("augment", self.augment, list))
-        _check_int("validation", self.validation)
-        if self.validation < 0:
-            raise ScratchMLPError(f"validation must be 0 or more images, got {self.validation}")
-        if self.threads is not None:
-            _check_int("threads", self.threads)
-            if self.threads <= 0:
-                raise ScratchMLPError(f"threads must be a positive number, got {self.threads}")
-        if self.subset is not None:
-            _check_int("subset", self.subset)
-            if self.subset <= 0:
-                raise ScratchMLPError(f"subset must be a positive number of images, "
-                                      f"got {self.subset}")
+
+    @property
+    def sizes(self) -> list:
+        """Layer sizes of the network: 784 pixels in, the hidden widths, 10 classes out."""
+        return [784, *self.hidden, 10]
+
+    def _check_size(self):
+        """Refused before anything is allocated: a network whose float32 weights and their
+        gradients (the least a training run holds) need more bytes than the machine has."""
+        from ..nn.model import parameter_count
+        count = parameter_count(self.sizes)
+        need, have = 8 * count, _memory_bytes()
+        if need > have:
+            raise ranges.SettingError(
+                "hidden", self.hidden, "widths whose network fits in memory",
+                f"hidden {ranges.shown(self.hidden)}: a model of {_amount(count)} parameters "
+                f"does not fit in memory (its float32 weights and gradients need "
+                f"{_amount(need // 10 ** 9)} GB, this machine has {have // 10 ** 9:,} GB); "
+                "choose smaller hidden layer widths")
 
     def to_dict(self) -> dict:
         """The settings that decide the results (`threads` is not one of them)."""
@@ -110,7 +108,8 @@ class TrainConfig:
         try:
             return cls(**values)
         except ScratchMLPError as e:
-            raise ScratchMLPError(f"{source}: {e}") from None
+            e.args = (f"{source}: {e}",)  # the same error (a SettingError keeps its fields)
+            raise e from None
 
     @classmethod
     def load(cls, path) -> "TrainConfig":
@@ -127,11 +126,19 @@ def _check_type(name, value, kind):
     return value
 
 
-def _check_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ScratchMLPError(f"{name} must be an integer, got {value!r}")
+_NUMBERS = ("lr", "epochs", "batch_size", "seed", "momentum", "weight_decay", "dropout",
+            "validation", "subset", "threads")
+_OPTIONAL = ("subset", "threads")  # None: not set
 
 
-def _check_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ScratchMLPError(f"{name} must be a finite number, got {value!r}")
+def _amount(number: int) -> str:
+    """A whole number for a message: with thousands separators, or its size when huge."""
+    return f"{number:,}" if ranges.digits(number) <= 30 else f"about 10^{ranges.digits(number) - 1}"
+
+
+def _memory_bytes() -> int:
+    """This machine's physical memory (no limit known: the 64-bit address space)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 1 << 64

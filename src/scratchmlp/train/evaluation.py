@@ -10,15 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine import Array
+from ..npx import softmax  # the one softmax: exp(log_softmax), the engine's
 from .loop import _eval_mode
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, shifted by the row maximum so large logits cannot overflow."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    np.exp(shifted, out=shifted)
-    shifted /= shifted.sum(axis=1, keepdims=True)
-    return shifted
 
 
 def probabilities(net, images, batch_size: int = 1024) -> np.ndarray:
@@ -33,8 +26,8 @@ def probabilities(net, images, batch_size: int = 1024) -> np.ndarray:
         for start in range(0, len(images), batch_size):
             batch = np.multiply(images[start:start + batch_size], scale, dtype=np.float32)
             logits = net(batch)
-            rows.append(softmax(np.array(logits.data if isinstance(logits, Array) else logits,
-                                         dtype=np.float32)))
+            rows.append(softmax(np.asarray(logits.data if isinstance(logits, Array) else logits,
+                                           dtype=np.float32)).data)
     return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
 
