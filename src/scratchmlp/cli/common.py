@@ -76,3 +76,27 @@ def picture_path(text, flag: str = "--out"):
                               f"ending in .{', .'.join(PICTURE_FORMATS[:4])} or another of "
                               f"{', '.join(PICTURE_FORMATS[4:])}")
     return path
+
+
+def check_output_folder(out, flag: str = "--out"):
+    """Refuse, before any slow work and creating nothing, an output folder that cannot be made
+    or written: a file, a broken link, a folder under a file, a read-only place."""
+    import os
+    from pathlib import Path
+
+    from ..errors import ScratchMLPError
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ScratchMLPError(f"{out}: exists and is not a folder; choose another {flag}")
+    if not out.exists() and os.path.lexists(out):
+        raise ScratchMLPError(f"{out}: a link to nowhere (or a loop of links); choose another "
+                              f"{flag}")
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ScratchMLPError(f"{existing}: is not a folder, so {out} cannot be made there; "
+                              f"choose another {flag}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ScratchMLPError(f"{existing}: not writable (read-only or not yours), so {out} "
+                              f"cannot be written; choose another {flag}")

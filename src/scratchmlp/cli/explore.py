@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_data_flag, add_threads_flag, load_data, use_threads
+from .common import add_data_flag, add_threads_flag, check_output_folder, load_data, use_threads
 from .train import add_setting_flags, training_images
 
 HELP = "answer the chapter's exercises 1-3: accuracy against width, depth or learning rate"
@@ -26,6 +26,8 @@ DEFAULT_LRS = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
 # ReLU nets whose units all die keep a finite loss however large the rate, so NaN alone
 # rarely flags the blow-up: a mean batch loss 43x chance level (ln 10) counts as diverged too
 DEFAULT_LOSS_LIMIT = 100.0
+MAX_POINTS = 100  # each point is a training run: more is a typo, not an exploration
+MAX_DEPTH = 1000  # hidden layers: the engine trains 3000, but one million never finishes
 
 
 def _numbers(kind):
@@ -78,22 +80,29 @@ def points_for(args, base):
     def with_(**changes):
         return TrainConfig.from_dict({**base.to_dict(), **changes}, "settings")
 
+    lists = [values for values in (args.widths, args.depths, args.lrs) if values]
+    if lists and len(lists[0]) > MAX_POINTS:
+        raise ScratchMLPError(f"{len(lists[0])} points, each a training run; give at most "
+                              f"{MAX_POINTS}")
+    if args.width is not None and args.width <= 0:
+        raise ScratchMLPError(f"--width must be positive, got {args.width}")
     if args.kind == "hidden":
-        if args.depths or args.lrs or args.width:
+        if args.depths or args.lrs or args.width is not None:
             raise ScratchMLPError("explore hidden takes --widths (not --depths, --lrs, --width)")
         widths = args.widths or DEFAULT_WIDTHS
         return [Point(f"hidden-{w}", w, with_(hidden=[w])) for w in widths]
     if args.kind == "depth":
         if args.widths or args.lrs:
             raise ScratchMLPError("explore depth takes --depths and --width (not --widths, --lrs)")
-        width = args.width or 256
-        if width <= 0:
-            raise ScratchMLPError(f"--width must be positive, got {width}")
-        return [Point(f"depth-{d}", d, with_(hidden=[width] * d))
-                for d in (args.depths or DEFAULT_DEPTHS)]
+        width = 256 if args.width is None else args.width
+        depths = args.depths or DEFAULT_DEPTHS
+        if max(depths) > MAX_DEPTH:
+            raise ScratchMLPError(f"--depths: {max(depths)} hidden layers is too deep to train; "
+                                  f"give at most {MAX_DEPTH}")
+        return [Point(f"depth-{d}", d, with_(hidden=[width] * d)) for d in depths]
     if args.widths or args.depths:
         raise ScratchMLPError("explore lr takes --lrs and --width (not --widths, --depths)")
-    hidden = [args.width] if args.width else base.hidden
+    hidden = [args.width] if args.width is not None else base.hidden
     return [Point(f"lr-{lr:g}", lr, with_(lr=lr, hidden=hidden)) for lr in (args.lrs or DEFAULT_LRS)]
 
 
@@ -121,6 +130,7 @@ def run(args) -> int:
     if loss_limit is not None and not loss_limit > 0:
         raise ScratchMLPError(f"--loss-limit must be positive, got {loss_limit}")
     out = Path(args.out or f"runs/explore-{args.kind}")
+    check_output_folder(out)
     if args.force and (out / "points").is_dir():
         shutil.rmtree(out / "points")
     data = load_data(args)
