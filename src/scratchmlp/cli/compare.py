@@ -14,7 +14,10 @@ FIELDS = ("hidden", "activation", "init", "optimizer", "lr", "momentum", "weight
 
 
 def register(subparsers):
-    p = subparsers.add_parser("compare", help=HELP, description=__doc__)
+    p = subparsers.add_parser("compare", help=HELP, description=(
+        "Draw the runs' training loss and test/validation accuracy per epoch on one picture, "
+        "and print the settings in which their configs differ, with epochs done and final "
+        "metrics. A run folder that cannot be read is named on stderr and left out."))
     p.add_argument("runs", metavar="RUN", nargs="+", help="two or more run folders")
     p.add_argument("--out", metavar="PNG", default="compare.png",
                    help="where to draw the curves (default compare.png)")

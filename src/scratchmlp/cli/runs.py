@@ -9,6 +9,10 @@ from __future__ import annotations
 
 HELP = "list the run folders under DIR (default runs/): network, epochs, final metrics, state"
 
+DESCRIPTION = ("One line per run folder: network, optimiser, epochs done of planned, final "
+               "metrics, and finished / interrupted (continue it with train --resume) / running "
+               "(a training process holds its lock). A folder that cannot be read gets one "
+               "line saying why.")
 MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few hundred bytes
 MAX_METRICS_BYTES = 16 << 20  # about 200,000 epochs' rows
 RUN_MARKERS = ("config.json", "metrics.csv", "model.npz", "checkpoint.npz", ".lock")
@@ -17,7 +21,7 @@ METRICS_SHOWN = (("train_loss", "train loss"), ("train_acc", "train acc"),
 
 
 def register(subparsers):
-    p = subparsers.add_parser("runs", help=HELP, description=__doc__)
+    p = subparsers.add_parser("runs", help=HELP, description=DESCRIPTION)
     p.add_argument("dir", metavar="DIR", nargs="?", default="runs",
                    help="a folder of run folders, or one run folder (default runs)")
     p.add_argument("--json", action="store_true",
