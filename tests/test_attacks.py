@@ -27,6 +27,8 @@ from reliability_data import (  # noqa: F401  (isolated is an autouse fixture)
     isolated, scratchmlp_command, subprocess_env, write_dataset,
 )
 
+pytestmark = pytest.mark.slow  # every case is a subprocess: `make test`, not `make test-fast`
+
 MAX_RSS_KB = 1024 * 1024  # 1 GB
 TIMEOUT_S = 60
 

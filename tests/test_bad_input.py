@@ -457,6 +457,7 @@ def test_missing_model(capsys, tmp_path):
     refused_model(capsys, tmp_path / "empty-run", "empty-run: no model.npz here")
 
 
+@pytest.mark.slow  # evaluates in-process (seconds on a busy machine)
 def test_good_model_file_is_accepted(capsys, tmp_path, model_arrays, monkeypatch):
     """The control for the refusals above: the untouched file evaluates."""
     monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")

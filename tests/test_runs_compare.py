@@ -90,6 +90,7 @@ def two_runs(trained_runs, tmp_path):
     return shutil.copytree(trained_runs, tmp_path / "runs")
 
 
+@pytest.mark.slow  # two_runs trains two runs in-process
 def test_predict_json_for_images_and_for_the_test_grid(capsys, data, two_runs, tmp_path):
     from PIL import Image
     Image.new("L", (40, 50), 200).save(tmp_path / "shirt.png")
@@ -114,6 +115,7 @@ def runs_json(capsys, directory) -> dict:
     return {os.path.basename(e["run"]): e for e in map(json.loads, stdout.splitlines())}
 
 
+@pytest.mark.slow  # two_runs trains two runs in-process
 def test_runs_lists_finished_interrupted_and_running(capsys, two_runs):
     config = two_runs / "b" / "config.json"
     config.write_text(config.read_text().replace('"epochs": 1', '"epochs": 3'))
@@ -156,6 +158,7 @@ def break_runs(good, runs):
             "huge", "fifo", "folder"]
 
 
+@pytest.mark.slow  # two_runs trains two runs in-process
 def test_a_run_starting_or_a_missing_folder(capsys, two_runs, tmp_path):
     (two_runs / "starting").mkdir()
     with open(two_runs / "starting" / ".lock", "a") as lock:
@@ -169,6 +172,7 @@ def test_a_run_starting_or_a_missing_folder(capsys, two_runs, tmp_path):
     assert code == 0 and len(stdout.splitlines()) == 2
 
 
+@pytest.mark.slow  # two_runs trains two runs in-process
 def test_runs_gives_one_line_per_broken_run_and_never_a_traceback(capsys, two_runs):
     broken = break_runs(two_runs / "a", two_runs)
     entries = runs_json(capsys, two_runs)
@@ -184,6 +188,7 @@ def test_runs_gives_one_line_per_broken_run_and_never_a_traceback(capsys, two_ru
     assert any(line.split()[0].endswith("/new\\nline") for line in lines)
 
 
+@pytest.mark.slow  # two_runs trains two runs in-process
 def test_compare_tables_the_differences_and_draws_the_curves(capsys, two_runs, tmp_path):
     (two_runs / "bad").mkdir()
     (two_runs / "bad" / "config.json").write_text("{")
@@ -200,6 +205,7 @@ def test_compare_tables_the_differences_and_draws_the_curves(capsys, two_runs, t
     assert rows["lr"] == ["0.5", "0.1"] and "batch" not in rows and "seed" not in rows
 
 
+@pytest.mark.slow  # two_runs trains two runs in-process
 def test_compare_refuses_too_few_runs_and_its_own_files(capsys, two_runs):
     code, _, err = cli(capsys, "compare", two_runs / "a", two_runs / "missing")
     assert code == 2 and "two or more" in error_line(err)
