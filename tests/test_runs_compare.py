@@ -226,3 +226,11 @@ def test_the_comparison_picture_has_labelled_axes_and_one_series_per_run():
     assert loss_ax.get_ylabel() and acc_ax.get_ylabel() == "accuracy"
     assert fig._suptitle.get_text() == "2 runs compared"
     assert loss_ax.get_lines()[1].get_linestyle() == "None"  # one epoch: a marker
+
+
+def test_explore_quiet_prints_nothing_and_still_writes_its_results(capsys, data, tmp_path):
+    code, stdout, err = cli(capsys, "explore", "depth", "--depths", "1", "--width", "8",
+                            "--epochs", "1", "--validation", "100", "--data-dir", data,
+                            "--out", tmp_path / "x", "--quiet")
+    assert code == 0 and stdout == "", err
+    assert (tmp_path / "x" / "results.csv").is_file() and (tmp_path / "x" / "depth.png").is_file()

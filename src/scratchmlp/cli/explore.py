@@ -68,6 +68,8 @@ def register(subparsers):
     p.add_argument("--out", metavar="DIR", help="output folder (default runs/explore-KIND)")
     p.add_argument("--force", action="store_true", help="start again, discarding finished points")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch lines")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="print nothing but errors (results.csv and the picture are still written)")
     p.set_defaults(func=run)
 
 
@@ -115,6 +117,7 @@ def run(args) -> int:
     from ..train.run import Interrupted
     from .train import _StopFlag, config_from_flags
 
+    say = _say(args)  # print, or nothing with --quiet
     if args.validation <= 0:
         raise ScratchMLPError("--validation must be positive: explorations compare points on "
                               "the validation split, not on the test set")
@@ -134,18 +137,18 @@ def run(args) -> int:
     if args.force and (out / "points").is_dir():
         shutil.rmtree(out / "points")
     data = load_data(args)
-    print(f"explore {args.kind}: {len(points)} points, {base.epochs} epochs each, "
-          f"validation {base.validation} images -> {out}", flush=True)
+    say(f"explore {args.kind}: {len(points)} points, {base.epochs} epochs each, "
+        f"validation {base.validation} images -> {out}")
 
     def point_start(k, point, skipped):
         state = "already done, skipped" if skipped else "training"
-        print(f"point {k} of {len(points)}: {point.name} ({state})", flush=True)
+        say(f"point {k} of {len(points)}: {point.name} ({state})")
 
     def epoch_done(row):
         if not args.no_progress:
-            print(f"    epoch {row['epoch']:>3}/{base.epochs}: train loss {row['train_loss']:.4f}  "
-                  f"train acc {row['train_acc']:.4f}  val acc {row['val_acc']:.4f}  "
-                  f"{row['seconds']:.1f} s", flush=True)
+            say(f"    epoch {row['epoch']:>3}/{base.epochs}: train loss {row['train_loss']:.4f}  "
+                f"train acc {row['train_acc']:.4f}  val acc {row['val_acc']:.4f}  "
+                f"{row['seconds']:.1f} s")
 
     def point_done(k, point, result, results, skipped):
         if result["status"] == "diverged":
@@ -155,7 +158,7 @@ def run(args) -> int:
                        f"test acc {result['test_acc']:.4f}")
         top = best(results)
         lead = f" | best so far (validation): {top['name']} {top['val_acc']:.4f}" if top else ""
-        print(f"  {point.name}: {summary}{lead}", flush=True)
+        say(f"  {point.name}: {summary}{lead}")
 
     with _StopFlag() as stop:
         try:
@@ -166,18 +169,25 @@ def run(args) -> int:
             saved = str(e).split("; continue with")[0]
             raise Interrupted(f"{saved}; run the same command again to continue") from None
     _write_outputs(args.kind, results, out, points)
-    print(format_results(results))
+    say(format_results(results))
     top = best(results)
     if top:
-        print(f"best by validation accuracy: {top['name']} (val {top['val_acc']:.4f}, "
-              f"test {top['test_acc']:.4f})")
-    print(f"results in {out}/: results.csv {args.kind}.png points/")
+        say(f"best by validation accuracy: {top['name']} (val {top['val_acc']:.4f}, "
+            f"test {top['test_acc']:.4f})")
+    say(f"results in {out}/: results.csv {args.kind}.png points/")
     return 0
 
 
 AXES = {"hidden": ("num_hiddens (one hidden layer)", "log2"),
         "depth": ("hidden layers", "linear"),
         "lr": ("learning rate", "log")}
+
+
+def _say(args):
+    def say(text: str):
+        if not args.quiet:
+            print(text, flush=True)
+    return say
 
 
 def _write_outputs(kind, results, out, points):
