@@ -100,3 +100,34 @@ def check_output_folder(out, flag: str = "--out"):
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ScratchMLPError(f"{existing}: not writable (read-only or not yours), so {out} "
                               f"cannot be written; choose another {flag}")
+
+
+def install_hint(extra: str, packages: str) -> str:
+    """The command that installs an optional extra, for how scratchmlp was installed: an
+    editable checkout, a wheel or folder, or (the fallback that always works) the packages."""
+    import json
+    import sys
+    from importlib.metadata import PackageNotFoundError, distribution
+    from pathlib import Path
+    pip = Path(sys.executable).parent / "pip"
+    pip = _relative(pip) if pip.exists() else f"{_relative(Path(sys.executable))} -m pip"
+    try:
+        direct = json.loads(distribution("scratchmlp").read_text("direct_url.json") or "null")
+    except (PackageNotFoundError, ValueError):
+        direct = None
+    url = (direct or {}).get("url", "")
+    if url.startswith("file://"):
+        source = _relative(Path(url[len("file://"):]))
+        if (direct.get("dir_info") or {}).get("editable"):
+            return f"{pip} install -e '{source}[{extra}]'"
+        return f"{pip} install '{source}[{extra}]'"
+    return f"{pip} install {packages}"
+
+
+def _relative(path) -> str:
+    """`path` relative to the current folder when it lies inside it ('.' for the folder)."""
+    from pathlib import Path
+    try:
+        return str(Path(path).relative_to(Path.cwd())) or "."
+    except ValueError:
+        return str(path)

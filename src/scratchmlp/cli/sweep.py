@@ -58,28 +58,12 @@ def register(subparsers):
 
 def run(args) -> int:
     from ..errors import ScratchMLPError
-    if args.trials <= 0:
-        raise ScratchMLPError(f"--trials must be positive, got {args.trials}")
-    if args.threads is not None and args.threads <= 0:
-        raise ScratchMLPError(f"--threads must be a positive whole number, got {args.threads}")
-    if args.workers <= 0:
-        raise ScratchMLPError(f"--workers must be positive, got {args.workers}")
-    if args.heartbeat <= 0:
-        raise ScratchMLPError(f"--heartbeat must be positive, got {args.heartbeat}")
-    if args.prune_warmup < 0 or not 0 < args.prune_percentile < 100:
-        raise ScratchMLPError("--prune-warmup must be 0 or more and --prune-percentile "
-                              "between 0 and 100")
-    if args.epochs is not None and args.epochs <= 0:
-        raise ScratchMLPError(f"--epochs must be positive, got {args.epochs}")
-    if args.validation <= 0:
-        raise ScratchMLPError("--validation must be positive: a sweep is scored on the "
-                              "validation split, never on the test set")
-    try:
-        from ..sweep import export, study
-        from ..sweep.space import load_space
-    except ImportError as e:
-        raise ScratchMLPError(f"the sweep needs optuna ({e}); install it with "
-                              "pip install 'scratchmlp[sweep]'") from None
+    from .common import check_output_folder
+    _check_numbers(args)
+    check_output_folder(args.out)
+    _check_installed(args.storage)
+    from ..sweep import export, study
+    from ..sweep.space import load_space
     from .train import _StopFlag
 
     space = load_space(args.space, {"epochs": args.epochs} if args.epochs else None)
@@ -89,19 +73,106 @@ def run(args) -> int:
         space=space, heartbeat=args.heartbeat, prune=not args.no_prune,
         prune_warmup=args.prune_warmup, prune_percentile=args.prune_percentile,
         data_dir=args.data_dir, threads=args.threads)
-    where = study._safe_url(settings.storage_url())
+    data = None if args.report_only else _checked_data(args)  # before the study holds anything
+    where = study.safe_url(settings.storage_url())
     print(f"sweep: study {settings.study!r} in {where}, {settings.trials} trials, "
           f"{settings.workers} worker(s), validation {settings.validation} images"
           + (f", subset {settings.subset}" if settings.subset else ""), flush=True)
     interrupted = None
-    if not args.report_only:
-        with _StopFlag() as stop:
-            try:
-                study.run_workers(settings, should_stop=stop)
-            except (KeyboardInterrupt, ScratchMLPError) as e:
-                interrupted = e  # finished trials are stored: still write what we have
-    current = study.open_study(settings)
-    written = export.export(current, settings.out, args.best)
+    with _advice():
+        current = study.open_study(settings)  # a refusal here is one line, before any worker
+        if not args.report_only:
+            with _StopFlag() as stop:
+                try:
+                    study.run_workers(settings, should_stop=stop, data=data)
+                except study.StorageLost:
+                    raise
+                except (KeyboardInterrupt, ScratchMLPError) as e:
+                    interrupted = e  # finished trials are stored: still write what we have
+            current = study.open_study(settings)
+    _report(study, export, current, settings, args.best)
+    if interrupted is not None:
+        from ..train.run import Interrupted
+        if isinstance(interrupted, (KeyboardInterrupt, Interrupted)):
+            raise Interrupted("interrupted; finished trials are stored: run the same command "
+                              "again to continue the study")
+        raise interrupted
+    return 0
+
+
+def _check_numbers(args):
+    from ..errors import ScratchMLPError
+    for flag, value in (("--trials", args.trials), ("--workers", args.workers),
+                        ("--heartbeat", args.heartbeat), ("--epochs", args.epochs),
+                        ("--subset", args.subset)):
+        if value is not None and value <= 0:
+            raise ScratchMLPError(f"{flag} must be positive, got {value}")
+    if args.threads is not None and args.threads <= 0:
+        raise ScratchMLPError(f"--threads must be a positive whole number, got {args.threads}")
+    if args.prune_warmup < 0 or not 0 < args.prune_percentile < 100:
+        raise ScratchMLPError("--prune-warmup must be 0 or more and --prune-percentile "
+                              "between 0 and 100")
+    if args.validation <= 0:
+        raise ScratchMLPError("--validation must be positive: a sweep is scored on the "
+                              "validation split, never on the test set")
+
+
+def _check_installed(storage):
+    """Optuna, and psycopg for a PostgreSQL URL: said with the command that installs them."""
+    import importlib.util
+
+    from ..errors import ScratchMLPError
+    from .common import install_hint
+    if importlib.util.find_spec("optuna") is None:
+        raise ScratchMLPError("the sweep needs Optuna, which is not installed; install it: "
+                              + install_hint("sweep", "'optuna>=4.0'"))
+    if storage and storage.startswith(("postgresql://", "postgres://")) \
+            and importlib.util.find_spec("psycopg") is None:
+        raise ScratchMLPError("a PostgreSQL storage needs the psycopg driver, which is not "
+                              "installed; install it: "
+                              + install_hint("postgres", "'psycopg[binary]>=3.1'"))
+
+
+def _checked_data(args):
+    """The data, with --validation and --subset checked against it (one line, nothing stored)."""
+    from ..data import split_validation
+    from ..errors import ScratchMLPError
+    from .common import load_data
+    data = load_data(args)
+    total = len(data.train_labels)
+    if args.validation >= total:
+        raise ScratchMLPError(f"--validation {args.validation} leaves no training images: the "
+                              f"training set has {total}; give fewer than {total}")
+    try:
+        split_validation(data, args.validation, args.subset)
+    except ScratchMLPError:
+        left = total - args.validation
+        raise ScratchMLPError(f"--subset {args.subset} is more than the {left} training images "
+                              f"left after --validation {args.validation}; give --subset {left} "
+                              "or fewer") from None
+    return data
+
+
+def _advice():
+    """The study's refusals, completed with the flags that fix them."""
+    import contextlib
+
+    from ..sweep import study
+
+    @contextlib.contextmanager
+    def advise():
+        try:
+            yield
+        except study.SettingsDiffer as e:
+            raise study.SettingsDiffer(f"{e}; rerun with the same ones, or choose another "
+                                       "--study or --out", e.changed) from None
+        except study.StorageLost as e:
+            raise study.StorageLost(f"{e}: run the same command again once it is back") from None
+    return advise()
+
+
+def _report(study, export, current, settings, best_path):
+    written = export.export(current, settings.out, best_path)
     print(export.format_table(written["rows"]))
     print(f"{study.finished_count(current)} of {settings.trials} trials finished; "
           f"{study.best_line(current)}")
@@ -111,10 +182,3 @@ def run(args) -> int:
     if "best" in written:
         print(f"retrain it on all training images and score the test set: "
               f"scratchmlp train --config {written.get('best_copy', written['best'])}")
-    if interrupted is not None:
-        from ..train.run import Interrupted
-        if isinstance(interrupted, (KeyboardInterrupt, Interrupted)):
-            raise Interrupted("interrupted; finished trials are stored: run the same command "
-                              "again to continue the study")
-        raise interrupted
-    return 0

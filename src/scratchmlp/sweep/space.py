@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 from .. import ranges
 from ..errors import ScratchMLPError
@@ -34,15 +35,63 @@ DEFAULT_SPACE = {
 
 
 def load_space(path=None, overrides: dict = None) -> dict:
-    """DEFAULT_SPACE with the entries of a JSON file and then of `overrides` replacing its own."""
+    """DEFAULT_SPACE with the entries of a JSON file (or JSON text starting with "{") and then
+    of `overrides` replacing its own; every value is checked to make a trainable point."""
     space = dict(DEFAULT_SPACE)
     if path is not None:
-        values = read_json(path, "search space")
+        values, source = _read(path)
         if not isinstance(values, dict):
-            raise ScratchMLPError(f"{path}: expected a JSON object of parameter -> choices")
-        space.update(_checked(values, str(path)))
+            raise ScratchMLPError(f"{source}: expected a JSON object of parameter -> choices")
+        space.update(_checked(values, source))
     space.update(_checked(overrides or {}, "options"))
+    _check_points(space)
     return space
+
+
+def _read(path):
+    """(the JSON value, how to name it in messages) of a file, or of JSON text itself."""
+    text = str(path)
+    if text.lstrip().startswith("{") and not os.path.exists(text):
+        try:
+            return json.loads(text), "search space"
+        except (ValueError, RecursionError) as e:
+            reason = str(e)[:120] if not isinstance(e, RecursionError) else "nested too deeply"
+            raise ScratchMLPError(f"search space: not valid JSON ({reason})") from None
+    return read_json(path, "search space"), text
+
+
+def _representative(spec):
+    if isinstance(spec, list):
+        return spec[0]
+    if isinstance(spec, dict):
+        return int(spec["low"]) if spec.get("int") else spec["low"]
+    return spec
+
+
+def _candidates(spec) -> list:
+    if isinstance(spec, list):
+        return spec
+    if isinstance(spec, dict):
+        return [_representative(spec), int(spec["high"]) if spec.get("int") else spec["high"]]
+    return [spec]
+
+
+def _check_points(space: dict):
+    """Each value of each parameter, put in a point of otherwise first choices, must make a
+    valid TrainConfig: a trial must never be the first to find a value that cannot train."""
+    from ..train.config import TrainConfig
+    base = {name: _representative(spec) for name, spec in DEFAULT_SPACE.items()}
+    for name, spec in space.items():
+        for value in _candidates(spec):
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise ScratchMLPError(f"search space: {name} choice {json.dumps(value)} is "
+                                      "not a number or a string")
+            try:
+                TrainConfig.from_dict(to_config_values({**base, name: value}), "point")
+            except (ScratchMLPError, ValueError, TypeError, AttributeError, OverflowError) as e:
+                reason = str(e).removeprefix("point: ")[:200]
+                raise ScratchMLPError(f"search space: {name} value {json.dumps(value)} cannot "
+                                      f"be trained ({reason})") from None
 
 
 def _checked(values: dict, source: str) -> dict:

@@ -7,19 +7,26 @@ the output folder by default (running the command again continues the study), or
 PostgreSQL URL that workers on many machines share. Workers send heartbeats; a trial whose
 worker died (kill -9, power cut) is marked FAIL once its heartbeat is stale and re-queued with
 the same parameters, so a crash costs at most the trials that were running.
+
+Any number of workers, on any number of machines, may start at the same moment, even on an
+empty database: creating the tables and the study, and claiming a trial's slot, happen under
+one lock (a PostgreSQL advisory lock; for SQLite an OS lock on the database's folder).
+A worker claims its slot before it starts a trial, so the study ends with exactly the
+planned number of finished trials.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import optuna
 from optuna.storages import RDBStorage
-from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
 from ..errors import ScratchMLPError
@@ -29,6 +36,8 @@ from ..train.run import Interrupted, fit
 from .space import suggest, to_config_values
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+OCCUPIED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # slots taken
+LOCK_KEY = 0x5C4A7C4D1F5EE9  # PostgreSQL advisory lock of scratchmlp's sweeps in a database
 
 
 @dataclass
@@ -60,38 +69,34 @@ class SweepSettings:
                 "space": self.space}
 
 
+class SettingsDiffer(ScratchMLPError):
+    """The stored study was started with other settings; `changed` names them."""
+
+    def __init__(self, message: str, changed: list):
+        super().__init__(message)
+        self.changed = changed
+
+
+class StorageLost(ScratchMLPError):
+    """The study's database went away in the middle of a sweep."""
+
+
 def sqlalchemy_url(url: str) -> str:
-    """postgresql://... means psycopg (version 3) here, the driver scratchmlp[sweep] installs;
-    SQLAlchemy alone would look for psycopg2. URLs naming a driver are left alone."""
+    """postgresql://... means psycopg (version 3) here, the driver scratchmlp[postgres]
+    installs; SQLAlchemy alone would look for psycopg2. URLs naming a driver are left alone."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
 
 
-class _InterruptedTrialLine:
-    """Optuna logs a failed trial with its traceback; for a trial stopped by Ctrl-C or SIGTERM
-    that is noise, so such a record becomes one line and keeps no traceback."""
-
-    @staticmethod
-    def filter(record) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, (Interrupted, KeyboardInterrupt)):
-            record.msg = (record.getMessage().split(" because of")[0]
-                          + " because the sweep was stopped; it is recorded as FAIL")
-            record.args, record.exc_info, record.exc_text = (), None, None
-        return True
-
-
 def _quiet_optuna():
-    import logging
     import warnings
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    failures = logging.getLogger("optuna.study._optimize")  # where optuna logs failed trials
-    if not any(isinstance(f, _InterruptedTrialLine) for f in failures.filters):
-        failures.addFilter(_InterruptedTrialLine())
     # heartbeats and their retry callback are marked experimental; we rely on them knowingly
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # trials run through ask/tell here, with this module's own heartbeat thread (run_trial)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
 
 
 def _retry_stale_trials() -> dict:
@@ -102,6 +107,109 @@ def _retry_stale_trials() -> dict:
     return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=2)}
 
 
+def _is_storage_error(error: BaseException) -> bool:
+    return (isinstance(error, optuna.exceptions.StorageInternalError)
+            or type(error).__module__.split(".")[0] in ("sqlalchemy", "psycopg", "sqlite3"))
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of the database's own words (what Optuna wrapped, if it did)."""
+    if isinstance(error, optuna.exceptions.StorageInternalError) and error.__cause__:
+        error = error.__cause__
+    error = getattr(error, "orig", None) or error  # SQLAlchemy's wrapper: the driver's error
+    lines = str(error).strip().splitlines()
+    return lines[0][:300] if lines else type(error).__name__
+
+
+# ---- the lock: creating the storage and claiming a slot, one worker at a time ------------------
+@contextlib.contextmanager
+def storage_lock(url: str):
+    """Held by one process at a time among all that use the database at `url`: a PostgreSQL
+    session advisory lock (released by the server when its holder's connection dies), an
+    flock on the folder of an SQLite file (released by the kernel when its holder dies),
+    nothing for other databases."""
+    import sqlalchemy
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"),
+                                   {"key": LOCK_KEY})
+                yield  # closing the connection ends the session and with it the lock
+        finally:
+            engine.dispose()
+    elif parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        # the folder, not a lock file: nothing is left behind, and SQLite's own POSIX locks
+        # on the database file are not disturbed by a second handle on that file
+        import fcntl
+        try:
+            folder = os.open(Path(parsed.database).resolve().parent, os.O_RDONLY)
+        except OSError as e:
+            raise ScratchMLPError(f"{parsed.database}: cannot use the folder of this study "
+                                  f"database ({e.strerror})") from None
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(folder)
+    else:
+        yield
+
+
+def _check_sqlite_file(url: str):
+    """An existing SQLite file must be an Optuna study database (or empty): Optuna would
+    otherwise add its tables to another program's file."""
+    import sqlalchemy
+    import sqlite3
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    if path.is_dir():
+        raise ScratchMLPError(f"{path}: the study storage is a folder, not an SQLite file")
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            raise ScratchMLPError(f"{path}: not an SQLite database, so not an Optuna study "
+                                  "storage; name another file or folder")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master "
+                                                   "WHERE type='table'")}
+    except sqlite3.Error as e:
+        raise ScratchMLPError(f"{path}: cannot read this SQLite database ({e})") from None
+    if tables and not {"studies", "trials", "version_info"} <= tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise ScratchMLPError(f"{path}: an SQLite database of another program (tables "
+                              f"{shown}), not an Optuna study; name another file or folder")
+
+
+@contextlib.contextmanager
+def _storage_errors(url: str):
+    """Errors of the database and its driver, as one-line facts naming the storage."""
+    try:
+        yield
+    except ScratchMLPError:
+        raise
+    except ImportError as e:
+        raise ScratchMLPError(f"storage {safe_url(url)} needs a database driver that is not "
+                              f"installed ({e})") from None
+    except RuntimeError as e:
+        if "schema" not in str(e):
+            raise
+        raise ScratchMLPError(f"storage {safe_url(url)} holds studies in a table schema this "
+                              f"Optuna {optuna.__version__} cannot read (written by another "
+                              "Optuna version); use the Optuna that wrote it, or another "
+                              "storage") from None
+    except Exception as e:  # sqlalchemy's OperationalError and friends: a bad URL or server
+        if not _is_storage_error(e):
+            raise
+        raise ScratchMLPError(f"cannot open the study storage {safe_url(url)}: "
+                              f"{_first_line(e)}") from None
+
+
 def open_study(settings: SweepSettings, worker: int = 0) -> optuna.Study:
     """Create the study, or load it to continue; refuse to mix other settings into it.
 
@@ -109,12 +217,12 @@ def open_study(settings: SweepSettings, worker: int = 0) -> optuna.Study:
     in the study: workers started together, or a study continued later, draw new points
     instead of repeating the same random start (a repeated seed would repeat the trials)."""
     _quiet_optuna()
+    url = settings.storage_url()
+    _check_sqlite_file(url)
     if not settings.storage:
         Path(settings.out).mkdir(parents=True, exist_ok=True)
-    url = settings.storage_url()
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    try:
-        storage = RDBStorage(url, engine_kwargs=engine_kwargs,
+    with _storage_errors(url), storage_lock(url):  # tables and study: created by one worker
+        storage = RDBStorage(url, engine_kwargs=_engine_kwargs(url),
                              heartbeat_interval=settings.heartbeat,
                              grace_period=2 * settings.heartbeat, **_retry_stale_trials())
         pruner = (optuna.pruners.PercentilePruner(settings.prune_percentile, n_startup_trials=5,
@@ -122,26 +230,10 @@ def open_study(settings: SweepSettings, worker: int = 0) -> optuna.Study:
                   if settings.prune else optuna.pruners.NopPruner())
         study = optuna.create_study(storage=storage, study_name=settings.study,
                                     direction="maximize", pruner=pruner, load_if_exists=True)
-    except ImportError as e:
-        raise ScratchMLPError(f"storage {_safe_url(url)} needs a driver that is not installed "
-                              f"({e}); install scratchmlp[sweep]") from None
-    except Exception as e:  # sqlalchemy's OperationalError and friends: a bad URL or server
-        if type(e).__module__.startswith(("sqlalchemy", "psycopg")):
-            raise ScratchMLPError(f"cannot open the study storage {_safe_url(url)}: "
-                                  f"{str(e).splitlines()[0]}") from None
-        raise
-    identity = json.loads(json.dumps(settings.identity()))
-    saved = study.user_attrs.get("settings")
-    if saved is None:
-        study.set_user_attr("settings", identity)
-    elif saved != identity:
-        changed = sorted(k for k in identity if identity[k] != saved.get(k))
-        raise ScratchMLPError(f"study {settings.study!r} in {_safe_url(url)} was started with "
-                              f"other settings ({', '.join(changed)} differ); rerun with the "
-                              "same ones, or choose another --study or --out")
+        _check_identity(study, settings, url)
+        trials = len(study.trials)
     import numpy as np
-    seed = int(np.random.SeedSequence([settings.seed, worker, len(study.trials)])
-               .generate_state(1)[0])
+    seed = int(np.random.SeedSequence([settings.seed, worker, trials]).generate_state(1)[0])
     # random points first, then TPE; a small budget must not be spent on random points only
     startup = min(10, max(3, settings.trials // 4))
     study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup,
@@ -149,7 +241,24 @@ def open_study(settings: SweepSettings, worker: int = 0) -> optuna.Study:
     return study
 
 
-def _safe_url(url: str) -> str:
+def _engine_kwargs(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}
+    return {"pool_pre_ping": True}  # a server restarted between trials is reconnected to
+
+
+def _check_identity(study, settings: SweepSettings, url: str):
+    identity = json.loads(json.dumps(settings.identity()))
+    saved = study.user_attrs.get("settings")
+    if saved is None:
+        study.set_user_attr("settings", identity)
+    elif saved != identity:
+        changed = sorted(k for k in identity if identity[k] != saved.get(k))
+        raise SettingsDiffer(f"study {settings.study!r} in {safe_url(url)} was started with "
+                             f"other settings ({', '.join(changed)} differ)", changed)
+
+
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -181,18 +290,96 @@ def _print(line: str):
     print(line, flush=True)
 
 
-def work(settings: SweepSettings, worker: int = 0, say=_print, should_stop=None) -> int:
-    """Run trials until the study holds `settings.trials` finished ones; the count this ran."""
+# ---- one worker: claim a slot, run its trial, until no slot is left ----------------------------
+def claim(study, settings: SweepSettings):
+    """A new trial (RUNNING) when the study holds fewer than `settings.trials` finished or
+    running ones, else None. Under the storage lock, so workers on any number of machines
+    never start more trials than planned; a dead worker's stale trial is failed first (freeing
+    its slot) and its re-queued copy is the trial handed out."""
+    with storage_lock(settings.storage_url()):
+        optuna.storages.fail_stale_trials(study)
+        if len(study.get_trials(deepcopy=False, states=OCCUPIED)) >= settings.trials:
+            return None
+        return study.ask()
+
+
+@contextlib.contextmanager
+def _heartbeat(study, trial, seconds: int):
+    """Record the trial's heartbeat every `seconds` in a thread while the trial runs."""
+    storage, trial_id, done = study._storage, trial._trial_id, threading.Event()
+
+    def beat():
+        while True:
+            with contextlib.suppress(Exception):  # a lost server is noticed by the trial
+                storage.record_heartbeat(trial_id)
+            if done.wait(seconds):
+                return
+
+    thread = threading.Thread(target=beat, name="scratchmlp-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def run_trial(study, trial, objective, heartbeat: int):
+    """Run `objective(trial)` and store its outcome: COMPLETE, PRUNED, or FAIL (then re-raise)."""
+    with _heartbeat(study, trial, heartbeat):
+        try:
+            value = objective(trial)
+        except optuna.TrialPruned:
+            return study.tell(trial, state=TrialState.PRUNED)
+        except BaseException:
+            with contextlib.suppress(Exception):  # a lost server: the trial goes stale instead
+                study.tell(trial, state=TrialState.FAIL)
+            raise
+    return study.tell(trial, value)
+
+
+def work(settings: SweepSettings, worker: int = 0, say=_print, should_stop=None,
+         data=None) -> int:
+    """Run trials until the study holds `settings.trials` finished or running ones; the count
+    of trials this worker finished."""
     from ..data import load
 
+    url = settings.storage_url()
     study = open_study(settings, worker)
-    optuna.storages.fail_stale_trials(study)  # trials of dead workers: FAIL, then re-queued
-    data = load(settings.data_dir)
-    ran = [0]
+    data = load(settings.data_dir) if data is None else data
     tag = f"worker {worker} (pid {os.getpid()})"
-    say(f"{tag} ready: study {settings.study!r}, {finished_count(study)} of "
-        f"{settings.trials} trials finished")
+    objective = _objective(settings, data, tag, say, should_stop)
+    ran = 0
+    try:
+        say(f"{tag} ready: study {settings.study!r}, {finished_count(study)} of "
+            f"{settings.trials} trials finished")
+        while True:
+            if should_stop is not None and should_stop():  # start no further trial
+                raise Interrupted("stopped between trials")
+            trial = claim(study, settings)
+            if trial is None:
+                return ran
+            frozen = run_trial(study, trial, objective, settings.heartbeat)
+            ran += 1
+            say(f"{tag} finished trial {frozen.number}: {_outcome(frozen)} | "
+                f"{finished_count(study)} of {settings.trials} | {best_line(study)}")
+    except Exception as e:
+        if not _is_storage_error(e):
+            raise
+        raise StorageLost(f"lost the study storage {safe_url(url)} during the sweep "
+                          f"({_first_line(e)}); the trials finished before are stored "
+                          "there") from None
 
+
+def _outcome(frozen) -> str:
+    if frozen.state == TrialState.COMPLETE:
+        return f"validation accuracy {frozen.value:.4f}"
+    return (f"pruned after {frozen.user_attrs.get('epochs_run', 0)} epoch(s)"
+            + (" (diverged)" if frozen.user_attrs.get("diverged") else ""))
+
+
+def _objective(settings: SweepSettings, data, tag: str, say, should_stop):
+    """The function of a trial: train its configuration, report each epoch, maybe prune."""
     def objective(trial):
         config = trial_config(trial, settings)
         trial.set_user_attr("config", config.to_dict())
@@ -215,25 +402,10 @@ def work(settings: SweepSettings, worker: int = 0, say=_print, should_stop=None)
             trial.set_user_attr("diverged", True)
             raise optuna.TrialPruned(f"diverged in epoch {e.epoch}") from None
         finally:
-            trial.set_user_attr("seconds", round(time.perf_counter() - started, 2))
+            with contextlib.suppress(Exception):  # a lost server is reported by the caller
+                trial.set_user_attr("seconds", round(time.perf_counter() - started, 2))
         return result.rows[-1]["val_acc"] if result.rows else 0.0
-
-    def trial_done(study, frozen):
-        if frozen.state not in FINISHED:
-            return
-        ran[0] += 1
-        outcome = (f"validation accuracy {frozen.value:.4f}" if frozen.state == TrialState.COMPLETE
-                   else f"pruned after {frozen.user_attrs.get('epochs_run', 0)} epoch(s)"
-                   + (" (diverged)" if frozen.user_attrs.get("diverged") else ""))
-        say(f"{tag} finished trial {frozen.number}: {outcome} | "
-            f"{finished_count(study)} of {settings.trials} | {best_line(study)}")
-
-    if should_stop is not None and should_stop():  # stopped while loading: start no trial
-        raise Interrupted("stopped before its first trial")
-    if finished_count(study) < settings.trials:
-        study.optimize(objective, n_trials=settings.trials, gc_after_trial=True,
-                       callbacks=[MaxTrialsCallback(settings.trials, states=FINISHED), trial_done])
-    return ran[0]
+    return objective
 
 
 def describe_point(config: TrainConfig) -> str:
@@ -248,8 +420,10 @@ def describe_point(config: TrainConfig) -> str:
 def _worker_main(settings_dict: dict, worker: int, threads: int):
     """Entry point of a spawned worker process: start its threads (`threads` of them). SIGINT and
     SIGTERM (Ctrl-C reaches every process of the terminal; the parent forwards a SIGTERM) stop
-    it after the current batch: the running trial is recorded FAIL, finished ones stay."""
+    it after the current batch: the running trial is recorded FAIL, finished ones stay. An
+    error is one line on stderr and exit status 2, never a traceback."""
     import signal
+    import sys
 
     from ..engine import parallel
     parallel.set_threads(threads)  # results do not depend on it (engine/parallel.py)
@@ -258,25 +432,25 @@ def _worker_main(settings_dict: dict, worker: int, threads: int):
         signal.signal(signum, lambda *_: stop.append(True))
     try:
         work(SweepSettings(**settings_dict), worker, should_stop=lambda: bool(stop))
-    except (KeyboardInterrupt, ScratchMLPError):
-        if not stop:
-            raise
-        print(f"worker {worker} (pid {os.getpid()}) stopped by a signal; its running trial is "
-              "recorded as FAIL", flush=True)
+    except (KeyboardInterrupt, ScratchMLPError) as e:
+        if stop:
+            print(f"worker {worker} (pid {os.getpid()}) stopped by a signal; its running trial "
+                  "is recorded as FAIL", flush=True)
+            return
+        print(f"worker {worker} (pid {os.getpid()}): {' '.join(str(e).split())}",
+              file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
-def run_workers(settings: SweepSettings, say=_print, should_stop=None):
+def run_workers(settings: SweepSettings, say=_print, should_stop=None, data=None):
     """`settings.workers` workers on one study: in this process for 1, else spawned processes.
     When `should_stop()` turns true the workers are asked to stop (SIGTERM), then awaited."""
-    open_study(settings)  # create it once here, so workers do not race to create it
     from ..engine import parallel
     if settings.workers <= 1:
         parallel.set_threads(settings.threads)
-        work(settings, 0, say=say, should_stop=should_stop)
+        work(settings, 0, say=say, should_stop=should_stop, data=data)
         return
     import multiprocessing
-    import multiprocessing.connection
-    import signal
     context = multiprocessing.get_context("spawn")  # no fork: BLAS threads and DB sessions
     threads = settings.threads or max(1, parallel.default_threads() // settings.workers)
     processes = [context.Process(target=_worker_main, args=(asdict(settings), i, threads),
@@ -284,6 +458,19 @@ def run_workers(settings: SweepSettings, say=_print, should_stop=None):
                  for i in range(settings.workers)]
     for process in processes:
         process.start()
+    stopping = _await_workers(processes, should_stop)
+    if stopping:
+        raise Interrupted("the sweep's workers stopped after their current batch")
+    failed = [p.name for p in processes if p.exitcode not in (0, None)]
+    if failed:
+        raise ScratchMLPError(f"sweep worker(s) {', '.join(failed)} stopped with an error "
+                              "(see their messages above); rerun to continue the study")
+
+
+def _await_workers(processes, should_stop) -> bool:
+    """Wait for every worker; forward a stop request as SIGTERM. True when one was made."""
+    import multiprocessing.connection
+    import signal
     stopping = False
     try:
         while any(process.is_alive() for process in processes):
@@ -300,9 +487,4 @@ def run_workers(settings: SweepSettings, say=_print, should_stop=None):
             if process.is_alive():
                 process.terminate()
         raise
-    if stopping:
-        raise Interrupted("the sweep's workers stopped after their current batch")
-    failed = [p.name for p in processes if p.exitcode not in (0, None)]
-    if failed:
-        raise ScratchMLPError(f"sweep worker(s) {', '.join(failed)} stopped with an error "
-                              "(see their messages above); rerun to continue the study")
+    return stopping

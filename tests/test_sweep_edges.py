@@ -1,0 +1,262 @@
+"""`scratchmlp sweep` at its edges (issue 10, 14): refusals that are one line, exit 2 and leave
+the disk as it was; workers started at the same moment on an empty PostgreSQL database; a
+study that ends with exactly --trials finished trials; a PostgreSQL server stopped mid-sweep.
+
+The data is a tiny real Fashion-MNIST-format folder (reliability_data), read with
+SCRATCHMLP_VERIFY=0; PostgreSQL cases use `make test`'s server (SCRATCHMLP_TEST_POSTGRES,
+scripts/with-postgres.sh) or, to stop one mid-sweep, a private server started here."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from reliability_data import (  # noqa: E402,F401  (isolated is an autouse fixture)
+    _record, assert_refused, cli, error_line, isolated, scratchmlp_command, snapshot, subprocess_env,
+    write_dataset)
+from scratchmlp.sweep.study import sqlalchemy_url  # noqa: E402
+
+POSTGRES = os.environ.get("SCRATCHMLP_TEST_POSTGRES")
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES, reason="SCRATCHMLP_TEST_POSTGRES is not set: run the tests through `make "
+                         "test` (scripts/with-postgres.sh starts a PostgreSQL server)")
+SPACE = json.dumps({"units": [16, 32], "layers": 1, "batch_size": [128], "epochs": 1,
+                    "optimizer": ["sgd"], "augment": ["none"], "lr": {"low": 0.05, "high": 0.5}})
+FLAGS = ("--validation", 100, "--space", SPACE, "--heartbeat", 1)
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
+    return write_dataset(tmp_path / "data")
+
+
+def sweep(capsys, data, *flags):
+    return cli(capsys, "sweep", "--data-dir", data, *FLAGS, *flags)
+
+
+def finished(url, name="scratchmlp") -> list:
+    study = optuna.load_study(study_name=name, storage=sqlalchemy_url(url))
+    return [t for t in study.trials
+            if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+
+
+# ---- refused before Optuna starts: the corrected rerun is never blocked by a stored study ----
+@pytest.mark.parametrize("flags, fragments", [
+    (("--subset", 0), ["--subset must be positive, got 0"]),
+    (("--subset", 100000), ["--subset 100000 is more than the 412 training images left after "
+                            "--validation 100", "--subset 412 or fewer"]),
+    (("--validation", 512), ["--validation 512 leaves no training images", "has 512"]),
+    (("--space", '{"units": ["abc"]}'), ['units value "abc" cannot be trained']),
+    (("--space", '{"activation": ["relu", "gelu"]}'), ['activation value "gelu"']),
+    (("--space", '{"units": [[1]]}'), ["units choice [1] is not a number or a string"]),
+])
+def test_sizes_and_space_are_checked_before_the_study_exists(capsys, tmp_path, data, flags,
+                                                            fragments):
+    out = tmp_path / "out"
+    assert_refused(sweep(capsys, data, "--out", out, "--trials", 1, *flags), *fragments)
+    assert not out.exists()  # no study.db holding the refused settings
+    code, stdout, _ = sweep(capsys, data, "--out", out, "--trials", 1)  # the corrected rerun
+    assert code == 0 and "1 of 1 trials finished" in stdout
+
+
+def test_out_naming_a_file_is_refused_and_left_alone(capsys, tmp_path, data):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine\n")
+    before = snapshot(tmp_path)
+    assert_refused(sweep(capsys, data, "--out", target), "notes.txt: exists and is not a folder",
+                   "choose another --out")
+    assert_refused(sweep(capsys, data, "--out", target / "sub"), "notes.txt: is not a folder, so",
+                   "choose another --out")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder this process cannot write to: mode 0555, or for root (who writes anywhere) a
+    read-only tmpfs mounted on it."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"running as root and cannot mount a read-only folder: {mounted.stderr}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_out_in_a_read_only_folder_is_refused(capsys, data, read_only_folder):
+    for out in (read_only_folder, read_only_folder / "sweep"):
+        assert_refused(sweep(capsys, data, "--out", out, "--trials", 1),
+                       f"{read_only_folder}: not writable (read-only or not yours), so {out} "
+                       "cannot be written; choose another --out")
+    assert list(read_only_folder.iterdir()) == []
+
+
+# ---- storages that are not this Optuna's studies ----------------------------------------------
+def test_a_study_db_of_a_newer_optuna_schema_is_refused_untouched(capsys, tmp_path, data):
+    out = tmp_path / "out"
+    out.mkdir()
+    db = out / "study.db"
+    optuna.create_study(study_name="scratchmlp", storage=f"sqlite:///{db}")
+    with sqlite3.connect(db) as connection:  # as a newer Optuna leaves it
+        connection.execute("UPDATE alembic_version SET version_num = 'v9.9.0.a'")
+        connection.execute("UPDATE version_info SET schema_version = 99")
+    connection.close()
+    before = snapshot(out)
+    assert_refused(sweep(capsys, data, "--out", out, "--trials", 1),
+                   "table schema this Optuna", "cannot read", "use the Optuna that wrote it")
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (lambda p: _other_program_db(p), "an SQLite database of another program (tables "
+                                     "customers, orders), not an Optuna study"),
+    (lambda p: p.write_text("name,value\na,1\n"), "not an SQLite database"),
+])
+def test_another_programs_file_as_storage_is_refused_untouched(capsys, tmp_path, data, make,
+                                                                fragment):
+    other = tmp_path / "shop.db"
+    make(other)
+    before = snapshot(tmp_path)
+    assert_refused(sweep(capsys, data, "--out", tmp_path / "out", "--storage",
+                         f"sqlite:///{other}", "--trials", 1), fragment)
+    assert snapshot(tmp_path) == before and not (tmp_path / "out").exists()
+
+
+def _other_program_db(path):
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        connection.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL)")
+    connection.close()
+
+
+# ---- exactly --trials, whatever the number of workers -----------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("trials, workers", [(3, 2), (4, 3)])
+def test_local_workers_end_with_exactly_the_trials_asked_for(tmp_path, data, trials, workers):
+    out = tmp_path / "out"
+    done = subprocess.run(scratchmlp_command("sweep", "--data-dir", data, *FLAGS, "--out", out,
+                                             "--trials", trials, "--workers", workers),
+                          env=subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0"),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(finished(f"sqlite:///{out / 'study.db'}")) == trials
+    assert f"{trials} of {trials} trials finished" in done.stdout
+
+
+@pytest.fixture
+def empty_database():
+    """A new, empty database on `make test`'s server (dropped afterwards): its URL."""
+    import psycopg
+    base = POSTGRES
+    name = f"fresh_{os.getpid()}_{time.time_ns()}"
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield base.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.mark.slow
+@needs_postgres
+def test_workers_started_together_on_an_empty_database_all_succeed(tmp_path, data,
+                                                                  empty_database):
+    """Two machines' first start, as docs/sweeps.md describes it: the same command in two
+    folders at the same moment; both must create-or-join the tables and the study."""
+    env = subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0")
+    command = scratchmlp_command("sweep", "--data-dir", data, *FLAGS, "--trials", 5,
+                                 "--storage", empty_database)
+    folders = [tmp_path / "machine-a", tmp_path / "machine-b"]
+    workers = []
+    for folder in folders:
+        folder.mkdir()
+        workers.append(subprocess.Popen(command, cwd=folder, env=env, text=True,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    for worker, (stdout, stderr) in zip(workers, outputs):
+        assert worker.returncode == 0, stdout + stderr
+        assert "Traceback" not in stderr
+    assert len(finished(empty_database)) == 5
+    ran = sum(stdout.count(" finished trial ") for stdout, _ in outputs)
+    assert ran == 5  # each trial run by exactly one of them
+    for folder in folders:  # each wrote its own report of the shared study
+        assert (folder / "runs" / "sweep" / "trials.csv").read_text().count("\n") == 6
+
+
+# ---- a PostgreSQL server stopped mid-sweep ----------------------------------------------------
+def _postgres_bin():
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL server of this test alone, on loopback: (URL, stop())."""
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    folder = Path(tempfile.mkdtemp(prefix="scratchmlp-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = lambda *a: subprocess.run([*as_user, *map(str, a)], check=True,  # noqa: E731
+                                    capture_output=True, timeout=120)
+    run(bin_dir / "initdb", "-D", folder / "db", "-U", "postgres", "--auth=trust", "--no-sync")
+    run(bin_dir / "pg_ctl", "-D", folder / "db", "-l", folder / "log", "-w", "-o",
+        f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off", "start")
+    stop = lambda: subprocess.run([*as_user, bin_dir / "pg_ctl", "-D", folder / "db",  # noqa
+                                   "-m", "immediate", "-w", "stop"], capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", stop
+    finally:
+        stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_postgres_stopped_mid_sweep_is_one_line_and_exit_2(tmp_path, data, private_postgres):
+    url, stop_server = private_postgres
+    out = tmp_path / "out"
+    space = json.loads(SPACE) | {"epochs": 400}
+    worker = subprocess.Popen(
+        scratchmlp_command("sweep", "--data-dir", data, *FLAGS, "--space", json.dumps(space),
+                           "--trials", 3, "--storage", url, "--out", out, "--no-prune"),
+        env=subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0"), text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for line in worker.stdout:  # wait until a trial is training
+            if " epoch 2/" in line:
+                break
+        stop_server()
+        _, stderr = worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    line = error_line(stderr)
+    assert worker.returncode == 2, stderr
+    assert "lost the study storage postgresql+psycopg://postgres@127.0.0.1:" in line, line
+    assert "run the same command again once it is back" in line
+    _record(line)
+    assert not out.exists()  # no report of a study it can no longer read
