@@ -26,13 +26,16 @@ def sgd(params, lr, batch_size):
 class SGD:
     """Plain minibatch SGD with a reused scratch buffer (no allocation per step)."""
 
-    def __init__(self, params, lr: float, weight_decay: float = 0.0):
+    def __init__(self, params, lr: float, weight_decay: float = 0.0, decay=None):
+        """`decay`: one flag per parameter, whether weight decay applies to it (by default
+        to the matrices only, not the biases)."""
         self.params, self.lr = list(params), lr
         self.weight_decay = float(ranges.check("weight_decay", weight_decay))
         self._scratch = [np.empty_like(p.data) for p in self.params]
-        # only matrices decay; a second buffer holds weight_decay * W when it is on
-        self._decay = [np.empty_like(p.data) if self.weight_decay and p.data.ndim >= 2 else None
-                       for p in self.params]
+        decay = [p.data.ndim >= 2 for p in self.params] if decay is None else list(decay)
+        # a second buffer holds weight_decay * W where decay is on
+        self._decay = [np.empty_like(p.data) if self.weight_decay and d else None
+                       for p, d in zip(self.params, decay)]
 
     def _gradient(self, i: int, batch_size: int, scale: float = 1.0) -> np.ndarray:
         """scale * (mean gradient + weight decay), written into the scratch buffer of param i."""
@@ -58,8 +61,9 @@ class SGD:
 class Momentum(SGD):
     """SGD with heavy-ball momentum: v = momentum * v + g;  param -= lr * v."""
 
-    def __init__(self, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
-        super().__init__(params, lr, weight_decay)
+    def __init__(self, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
+                 decay=None):
+        super().__init__(params, lr, weight_decay, decay)
         self.momentum = float(ranges.check("momentum", momentum))
         self.velocity = [np.zeros_like(p.data) for p in self.params]
 
@@ -83,8 +87,8 @@ class Adam(SGD):
     """Adam (Kingma & Ba, 2015) with bias correction; betas (0.9, 0.999), eps 1e-8."""
 
     def __init__(self, params, lr: float, weight_decay: float = 0.0, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8):
-        super().__init__(params, lr, weight_decay)
+                 beta2: float = 0.999, eps: float = 1e-8, decay=None):
+        super().__init__(params, lr, weight_decay, decay)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.first = [np.zeros_like(p.data) for p in self.params]
         self.second = [np.zeros_like(p.data) for p in self.params]

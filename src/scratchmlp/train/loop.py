@@ -81,13 +81,14 @@ class Diverged(ScratchMLPError):
 
 
 def train_epoch(net, train_iter, loss, updater, on_batch=None, epoch: int = 1,
-                loss_limit: float = None):
+                loss_limit: float = None, stop_if_diverged: bool = True):
     """One pass over the training data: (mean loss, accuracy). Stops at a NaN/inf loss.
 
     A model with a `training` flag (dropout) is switched to training for the pass; one with
     `begin_epoch(epoch)` is told the epoch first, to seed its randomness from it. With
     `loss_limit`, a batch whose mean loss exceeds it also counts as diverged (the weights have
     blown up even if the loss stays finite, as it does for ReLU nets whose units all died).
+    With `stop_if_diverged=False` it trains on through NaN losses, as d2l's train_ch3 does.
     """
     if hasattr(net, "begin_epoch"):
         net.begin_epoch(epoch)
@@ -102,10 +103,8 @@ def train_epoch(net, train_iter, loss, updater, on_batch=None, epoch: int = 1,
                 y_hat = net(X)
                 l = loss(y_hat, y)
             batch_loss = float(l.data.sum())
-            if not math.isfinite(batch_loss):  # before the update: the weights stay finite
-                raise Diverged(epoch, step)
-            if loss_limit is not None and batch_loss / np.size(y) > loss_limit:
-                raise Diverged(epoch, step, loss=batch_loss / np.size(y), limit=loss_limit)
+            if stop_if_diverged:  # before the update: the weights stay finite
+                _check_diverged(batch_loss / np.size(y), epoch, step, loss_limit)
             l.backward()
             updater(np.shape(y)[0])
             total_loss += batch_loss
@@ -118,9 +117,16 @@ def train_epoch(net, train_iter, loss, updater, on_batch=None, epoch: int = 1,
     return total_loss / count, correct / count
 
 
+def _check_diverged(mean_loss: float, epoch: int, step: int, loss_limit: float = None):
+    if not math.isfinite(mean_loss):
+        raise Diverged(epoch, step)
+    if loss_limit is not None and mean_loss > loss_limit:
+        raise Diverged(epoch, step, loss=mean_loss, limit=loss_limit)
+
+
 def train(net, train_iter, test_iter, loss, num_epochs: int, updater,
           on_epoch=None, on_batch=None, start_epoch: int = 1, valid_iter=None,
-          loss_limit: float = None):
+          loss_limit: float = None, stop_if_diverged: bool = True):
     """d2l's train_ch3: per epoch train loss, train accuracy, test accuracy (and timing).
 
     Returns the list of rows; `on_epoch(row)` hears of each as soon as it is done. With
@@ -130,7 +136,8 @@ def train(net, train_iter, test_iter, loss, num_epochs: int, updater,
     for epoch in range(start_epoch, num_epochs + 1):
         start = time.perf_counter()
         train_loss, train_acc = train_epoch(net, train_iter, loss, updater, on_batch=on_batch,
-                                            epoch=epoch, loss_limit=loss_limit)
+                                            epoch=epoch, loss_limit=loss_limit,
+                                            stop_if_diverged=stop_if_diverged)
         test_acc = evaluate_accuracy(net, test_iter) if test_iter is not None else float("nan")
         valid_acc = evaluate_accuracy(net, valid_iter) if valid_iter is not None else None
         seconds = time.perf_counter() - start

@@ -1,0 +1,149 @@
+"""`from scratchmlp.gluon import nn`: Block, Sequential, Dense, Dropout, Flatten, Activation.
+
+Dense keeps Gluon's layout (weight of shape (units, in_units), `y = x W^T + b`) and learns
+`in_units` from its first input; a ReLU Dense runs as one fused op (`ops.linear`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+
+from ..engine import Array, ops
+from ..engine.array import is_training
+from ..engine.numpy_like import random as _random
+from ..errors import ScratchMLPError
+from ..init import Zero
+from ..nn.dropout import check_rate, keep_mask
+from .parameter import Parameter, ParameterDict
+
+_counters = defaultdict(itertools.count)  # dense0, dense1, ... as Gluon names its blocks
+
+_ACTIVATIONS = {"relu": ops.relu, "sigmoid": ops.sigmoid, "tanh": ops.tanh}
+
+
+def _activation(name):
+    if name is None or callable(name):
+        return name
+    if name not in _ACTIVATIONS:
+        raise ScratchMLPError(f"activation {name!r} is not one of {sorted(_ACTIVATIONS)}")
+    return _ACTIVATIONS[name]
+
+
+class Block:
+    """A layer or a network of layers; call it on a batch."""
+
+    def __init__(self, prefix=None):
+        kind = type(self).__name__.lower()
+        self.prefix = prefix or f"{kind}{next(_counters[kind])}_"
+        self._children, self._params = [], {}
+
+    def params(self) -> ParameterDict:
+        return ParameterDict((p.name, p) for p in self._params.values())
+
+    def collect_params(self, select=None) -> ParameterDict:
+        """This block's parameters and its children's, by name; `select` is a regular
+        expression the names must match (`'.*weight'`, `'.*bias'`)."""
+        found = self.params()
+        for child in self._children:
+            found.update(child.collect_params())
+        return found.select(select)
+
+    def initialize(self, init=None, force_reinit=False):
+        self.collect_params().initialize(init, force_reinit)
+
+    def hybridize(self, *args, **kwargs):
+        """Gluon compiles the graph here; scratchmlp runs eagerly, so nothing changes."""
+
+    def __call__(self, *args):
+        return self.forward(*args)
+
+    def forward(self, *args):
+        raise NotImplementedError
+
+
+class Sequential(Block):
+    """Blocks applied one after the other; `net[i]` is the i-th."""
+
+    def add(self, *blocks):
+        self._children.extend(blocks)
+
+    def forward(self, x):
+        for block in self._children:
+            x = block(x)
+        return x
+
+    def __getitem__(self, i):
+        return self._children[i]
+
+    def __len__(self):
+        return len(self._children)
+
+
+HybridSequential = Sequential
+
+
+class Dense(Block):
+    """A fully connected layer: `activation(x W^T + b)`; inputs of more than 2 dimensions
+    are flattened to rows (`flatten=True`, Gluon's default)."""
+
+    def __init__(self, units, activation=None, use_bias=True, flatten=True, dtype="float32",
+                 weight_initializer=None, bias_initializer="zeros", in_units=0, prefix=None):
+        super().__init__(prefix)
+        self.units, self.flatten, self.act = int(units), flatten, _activation(activation)
+        self.weight = Parameter(self.prefix + "weight", (self.units, in_units),
+                                weight_initializer, dtype)
+        self._params["weight"] = self.weight
+        self.bias = None
+        if use_bias:
+            bias_init = Zero() if bias_initializer in ("zeros", None) else bias_initializer
+            self.bias = Parameter(self.prefix + "bias", (self.units,), bias_init, dtype)
+            self._params["bias"] = self.bias
+
+    def forward(self, x):
+        if self.flatten and np.ndim(x) > 2:
+            x = x.reshape(np.shape(x)[0], -1) if isinstance(x, Array) else \
+                np.reshape(x, (np.shape(x)[0], -1))
+        if 0 in self.weight.shape:
+            self.weight._finish((self.units, np.shape(x)[-1]))
+        W = ops.transpose(self.weight.data())
+        if self.bias is None:
+            out = ops.matmul(x, W)
+            return self.act(out) if self.act else out
+        fused = self.act is ops.relu
+        out = ops.linear(x, W, self.bias.data(), relu=fused)
+        return self.act(out) if self.act and not fused else out
+
+    def __repr__(self):
+        return f"Dense({self.weight.shape[1] or None} -> {self.units})"
+
+
+class Dropout(Block):
+    """Zero each entry with probability `rate` while training (inside `autograd.record()`),
+    scaling the rest by 1/(1-rate); the identity when predicting."""
+
+    def __init__(self, rate, prefix=None):
+        super().__init__(prefix)
+        self.rate = check_rate(rate)
+
+    def forward(self, x):
+        if not is_training() or self.rate == 0:
+            return x
+        data = x.data if isinstance(x, Array) else np.asarray(x)
+        return ops.dropout(x, keep_mask(_random.generator, data.shape, self.rate, data.dtype))
+
+
+class Flatten(Block):
+    def forward(self, x):
+        return x.reshape(np.shape(x)[0], -1)
+
+
+class Activation(Block):
+    def __init__(self, activation, prefix=None):
+        super().__init__(prefix)
+        self.act = _activation(activation)
+
+    def forward(self, x):
+        return self.act(x)

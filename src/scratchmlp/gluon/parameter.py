@@ -1,0 +1,81 @@
+"""Gluon's Parameter: a named array whose shape may wait for the first forward pass."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..engine import Array
+from ..errors import ScratchMLPError
+
+
+class Parameter:
+    """A weight or bias: `data()` and `grad()` are Arrays. A 0 in `shape` is unknown until the
+    layer first sees its input (deferred initialisation, as in Gluon)."""
+
+    def __init__(self, name: str, shape=(), init=None, dtype=np.float32):
+        self.name, self.shape, self.init, self.dtype = name, tuple(shape), init, np.dtype(dtype)
+        self.wd_mult, self.lr_mult, self.grad_req = 1.0, 1.0, "write"
+        self._array, self._deferred = None, None
+
+    def initialize(self, init=None, force_reinit=False):
+        if self._array is not None and not force_reinit:
+            return
+        self._deferred = self.init or init
+        if self._deferred is None:
+            from ..init import Uniform
+            self._deferred = Uniform()
+        if 0 not in self.shape:
+            self._allocate()
+
+    def _finish(self, shape):
+        """Called by the layer on its first input: the shape is known now."""
+        self.shape = tuple(shape)
+        if self._deferred is not None:
+            self._allocate()
+
+    def _allocate(self):
+        self._array = Array(self._deferred(self.shape, self.dtype.type), dtype=self.dtype)
+        self._array.attach_grad()
+        self._deferred = None
+
+    def data(self) -> Array:
+        if self._array is None:
+            why = ("its shape is known only after the first forward pass"
+                   if self._deferred is not None else "initialize() was not called")
+            raise ScratchMLPError(f"parameter {self.name} has no value yet: {why}")
+        return self._array
+
+    def grad(self) -> Array:
+        return self.data().grad
+
+    def set_data(self, data):
+        self.data()[:] = data
+
+    def zero_grad(self):
+        self.data().grad[:] = 0
+
+    def __repr__(self):
+        return f"Parameter {self.name} (shape={self.shape}, dtype={self.dtype})"
+
+
+class ParameterDict(dict):
+    """Parameters by name, as `collect_params()` returns them."""
+
+    def initialize(self, init=None, force_reinit=False):
+        for param in self.values():
+            param.initialize(init, force_reinit)
+
+    def setattr(self, name: str, value):
+        """Set an attribute (e.g. `wd_mult`) on every parameter here."""
+        for param in self.values():
+            setattr(param, name, value)
+
+    def zero_grad(self):
+        for param in self.values():
+            param.zero_grad()
+
+    def select(self, pattern) -> "ParameterDict":
+        """The parameters whose names match the regular expression `pattern` (from the start)."""
+        return ParameterDict((n, p) for n, p in self.items() if pattern is None or re.match(pattern, n))

@@ -1,0 +1,62 @@
+"""`gluon.Trainer`: steps a set of Parameters with one of scratchmlp's optimisers."""
+
+from __future__ import annotations
+
+from ..errors import ScratchMLPError
+from ..nn import optim
+from .parameter import Parameter
+
+# Gluon's optimiser settings and the keyword scratchmlp's optimiser classes use for each
+_SETTINGS = {"learning_rate": "lr", "wd": "weight_decay", "momentum": "momentum",
+             "beta1": "beta1", "beta2": "beta2", "epsilon": "eps"}
+
+
+class Trainer:
+    """`Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1, 'wd': 0})`; call
+    `step(batch_size)` after `backward()`: the gradients are divided by `batch_size`.
+
+    Weight decay applies to every parameter whose `wd_mult` is 1 (Gluon's default) and to
+    none whose `wd_mult` is 0 (e.g. `collect_params('.*bias').setattr('wd_mult', 0)`).
+    """
+
+    def __init__(self, params, optimizer="sgd", optimizer_params=None, **unused):
+        self._params = list(params.values() if isinstance(params, dict) else params)
+        if not all(isinstance(p, Parameter) for p in self._params):
+            raise ScratchMLPError("Trainer takes Parameters, e.g. net.collect_params()")
+        settings = dict(optimizer_params or {})
+        unknown = sorted(set(settings) - set(_SETTINGS))
+        if unknown:
+            raise ScratchMLPError(f"Trainer: optimizer_params {unknown} are not supported "
+                                  f"(supported: {sorted(_SETTINGS)})")
+        self._kwargs = {_SETTINGS[k]: v for k, v in settings.items()}
+        self._kwargs.setdefault("lr", 0.01)
+        name = optimizer.lower()
+        if name == "sgd" and self._kwargs.get("momentum"):
+            name = "momentum"
+        self._kind = optim.get(name)
+        self._optimizer = None  # made on the first step: shapes may be known only then
+
+    @property
+    def learning_rate(self) -> float:
+        return self._kwargs["lr"]
+
+    def set_learning_rate(self, lr: float):
+        self._kwargs["lr"] = lr
+        if self._optimizer is not None:
+            self._optimizer.lr = lr
+
+    def step(self, batch_size, ignore_stale_grad=False):
+        if self._optimizer is None:
+            self._optimizer = self._build()
+        self._optimizer.step(batch_size)
+
+    def _build(self):
+        if any(p.wd_mult not in (0, 1) or p.lr_mult != 1 for p in self._params):
+            raise ScratchMLPError("Trainer: wd_mult other than 0 or 1, and lr_mult other "
+                                  "than 1, are not supported")
+        arrays = [p.data() for p in self._params]
+        decays = [p.wd_mult == 1 for p in self._params]
+        kwargs = dict(self._kwargs)
+        if self._kind is not optim.Momentum:
+            kwargs.pop("momentum", None)
+        return self._kind(arrays, decay=decays, **kwargs)

@@ -1,0 +1,76 @@
+"""`from scratchmlp import init`: Gluon's initialisers, for `net.initialize(init.Normal(...))`.
+
+Each draws from `scratchmlp.np.random` (seed it with `np.random.seed`) in the parameter's
+dtype. As in Gluon, they initialise weights; biases start at zero whatever the initialiser.
+"""
+
+from __future__ import annotations
+
+import numpy as _np
+
+from .engine.numpy_like import random as _random
+
+
+class Initializer:
+    """Call with a shape and dtype; returns a NumPy array of initial values."""
+
+    def __call__(self, shape, dtype=_np.float32) -> _np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in vars(self).items())})"
+
+
+class Normal(Initializer):
+    def __init__(self, sigma=0.01):
+        self.sigma = sigma
+
+    def __call__(self, shape, dtype=_np.float32):
+        return _random.generator.standard_normal(shape, dtype=dtype) * dtype(self.sigma)
+
+
+class Uniform(Initializer):
+    """U(-scale, scale): Gluon's default initialiser."""
+
+    def __init__(self, scale=0.07):
+        self.scale = scale
+
+    def __call__(self, shape, dtype=_np.float32):
+        draw = _random.generator.random(shape, dtype=dtype)
+        return (draw * dtype(2 * self.scale) - dtype(self.scale)).astype(dtype)
+
+
+class Constant(Initializer):
+    def __init__(self, value):
+        self.value = value
+
+    def __call__(self, shape, dtype=_np.float32):
+        return _np.full(shape, self.value, dtype=dtype)
+
+
+class Zero(Constant):
+    def __init__(self):
+        super().__init__(0.0)
+
+
+class One(Constant):
+    def __init__(self):
+        super().__init__(1.0)
+
+
+class Xavier(Initializer):
+    """Glorot: U(-a, a) with a = sqrt(3 * magnitude / ((fan_in + fan_out) / 2)) ('avg')."""
+
+    def __init__(self, rnd_type="uniform", factor_type="avg", magnitude=3):
+        self.rnd_type, self.factor_type, self.magnitude = rnd_type, factor_type, magnitude
+
+    def __call__(self, shape, dtype=_np.float32):
+        fan_out, fan_in = shape[0], int(_np.prod(shape[1:]))
+        factor = {"avg": (fan_in + fan_out) / 2, "in": fan_in, "out": fan_out}[self.factor_type]
+        scale = _np.sqrt(self.magnitude / factor)
+        if self.rnd_type == "gaussian":
+            return Normal(scale)(shape, dtype)
+        return Uniform(scale)(shape, dtype)
+
+
+Zeros, Ones = Zero, One

@@ -1,0 +1,100 @@
+"""The Gluon layer the book's concise sections use, on scratchmlp's arrays and optimisers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy
+import pytest
+
+from scratchmlp import ScratchMLPError, autograd, d2l, gluon, init, np
+from scratchmlp.engine import Array
+from scratchmlp.gluon import nn
+
+
+def test_dense_learns_its_input_size_on_the_first_call_and_keeps_gluons_layout():
+    net = nn.Sequential()
+    net.add(nn.Dense(4, activation="relu"), nn.Dense(2))
+    net.initialize(init.Normal(sigma=0.01))
+    with pytest.raises(ScratchMLPError, match="first forward pass"):
+        net[0].weight.data()
+    X = np.random.normal(size=(5, 1, 3, 2))  # flattened to rows of 6
+    out = net(X)
+    assert out.shape == (5, 2) and out.dtype == numpy.float32
+    W1, b1 = net[0].weight.data(), net[0].bias.data()
+    assert W1.shape == (4, 6) and not b1.asnumpy().any()
+    W2, b2 = net[1].weight.data().asnumpy(), net[1].bias.data().asnumpy()
+    hidden = numpy.maximum(X.asnumpy().reshape(5, 6) @ W1.asnumpy().T + b1.asnumpy(), 0)
+    numpy.testing.assert_allclose(out.asnumpy(), hidden @ W2.T + b2, rtol=1e-5, atol=1e-7)
+    assert sorted(net.collect_params()) == sorted(
+        [p.name for p in (net[0].weight, net[0].bias, net[1].weight, net[1].bias)])
+    assert list(net.collect_params(".*bias")) == [net[0].bias.name, net[1].bias.name]
+
+
+def test_trainer_sgd_with_weight_decay_and_wd_mult_zero_on_the_bias():
+    net = nn.Sequential()
+    net.add(nn.Dense(1))
+    net.initialize(init.Normal(sigma=1))
+    X, y = np.random.normal(size=(4, 3)), np.random.normal(size=(4, 1))
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "wd": 0.5})
+    net.collect_params(".*bias").setattr("wd_mult", 0)
+    with autograd.record():
+        l = gluon.loss.L2Loss()(net(X), y)
+    assert l.shape == (4,)
+    l.backward()
+    W, b = net[0].weight.data().asnumpy().copy(), net[0].bias.data().asnumpy().copy()
+    gW, gb = net[0].weight.grad().asnumpy(), net[0].bias.grad().asnumpy()
+    trainer.step(4)
+    numpy.testing.assert_allclose(net[0].weight.data().asnumpy(),
+                                  W - 0.1 * (gW / 4 + 0.5 * W), rtol=1e-6)
+    numpy.testing.assert_allclose(net[0].bias.data().asnumpy(), b - 0.1 * gb / 4, rtol=1e-6)
+
+
+def test_trainer_refuses_settings_it_does_not_know():
+    with pytest.raises(ScratchMLPError, match="clip_gradient"):
+        gluon.Trainer({}, "sgd", {"learning_rate": 0.1, "clip_gradient": 1})
+
+
+def test_dropout_only_while_training():
+    drop = nn.Dropout(0.5)
+    X = np.ones((100, 10))
+    assert drop(X) is X
+    with autograd.record():
+        out = drop(X).asnumpy()
+    assert set(numpy.unique(out)) == {0.0, 2.0}
+    assert 0.3 < (out == 0).mean() < 0.7
+
+
+def test_dataloader_yields_arrays_in_batches_and_shuffles_each_pass():
+    features = numpy.arange(20, dtype=numpy.float32).reshape(10, 2)
+    labels = numpy.arange(10, dtype=numpy.int32)
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(features, labels), 4, shuffle=True)
+    batches = list(loader)
+    assert len(loader) == 3 and [len(y) for _, y in batches] == [4, 4, 2]
+    X, y = batches[0]
+    assert isinstance(X, Array) and X.dtype == numpy.float32 and y.dtype == numpy.int32
+    seen = numpy.concatenate([y.asnumpy() for _, y in batches])
+    assert sorted(seen) == list(range(10))
+    numpy.testing.assert_array_equal(
+        numpy.concatenate([X.asnumpy() for X, _ in batches]), features[seen])
+
+
+def test_softmax_cross_entropy_loss_takes_int32_labels():
+    logits = np.array([[1.0, 2.0, 0.5], [0.0, 0.0, 3.0]])
+    labels = np.array([1, 2], dtype=numpy.int32)
+    got = gluon.loss.SoftmaxCrossEntropyLoss()(logits, labels).asnumpy()
+    e = numpy.exp(logits.asnumpy())
+    numpy.testing.assert_allclose(got, -numpy.log(e[[0, 1], [1, 2]] / e.sum(1)), rtol=1e-6)
+
+
+def test_train_ch3_trains_on_through_a_nan_loss_as_d2ls_does(tmp_path):
+    features = numpy.random.default_rng(0).normal(size=(32, 4)).astype(numpy.float32)
+    features[5, 1] = numpy.inf  # the weights become NaN on the first update
+    labels = numpy.arange(32, dtype=numpy.int32) % 3
+    data = d2l.load_array((features, labels), 8)
+    net = nn.Sequential()
+    net.add(nn.Dense(3))
+    net.initialize(init.Normal(sigma=0.01))
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    rows = d2l.train_ch3(net, data, data, gluon.loss.SoftmaxCrossEntropyLoss(), 2, trainer)
+    assert len(rows) == 2 and math.isnan(rows[-1]["train_loss"])
