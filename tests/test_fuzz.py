@@ -10,6 +10,7 @@ insides (a zip with correct CRCs holding a mutated .npy, an .npz of generated ar
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import re
@@ -31,7 +32,7 @@ from scratchmlp.train.modelfile import build_model, load_checkpoint, load_model,
 pytestmark = pytest.mark.slow  # thousands of examples: `make test`, not `make test-fast`
 
 # About 3,000 examples in all: cheap parses get more than whole model loads.
-FUZZ = settings(max_examples=250, deadline=None, database=None,
+FUZZ = settings(max_examples=250, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 FUZZ_MORE = settings(FUZZ, max_examples=500)
 
@@ -251,3 +252,166 @@ def test_model_loader_fuzzed_config(scratch, text):
     buffer = io.BytesIO()
     np.savez(buffer, **weights, config=np.array(text))
     load_both(write(scratch, buffer.getvalue()))
+
+
+# ---- model files: lying zip directories ----------------------------------------------------
+# hostile.raw_zip writes whatever directory it is given: declared sizes, methods, CRCs and entry
+# counts are fuzzed around real entries, with sizes up to 2**32 - 1 and gigabyte claims in the
+# .npy headers (MemoryError and OverflowError in scope: nothing may be allocated from a claim).
+from hostile import SMALL, model_entries, npy_header, raw_zip  # noqa: E402
+
+SMALL_ENTRIES = model_entries(SMALL)
+
+
+def _lie(draw, entry: tuple, change: str) -> tuple:
+    name, method, crc, packed, size = entry
+    if change == "size":
+        size = draw(st.sampled_from([0, 1, max(size - 1, 0), min(size + 1, 2**32 - 1), 2**31, 2**32 - 1]))
+    elif change == "method":
+        method = draw(st.sampled_from([1, 8, 9, 12, 14, 93, 99, 0xFFFF]))
+    elif change == "crc":
+        crc ^= 1 << draw(st.integers(0, 31))
+    elif change == "header":
+        shape = draw(st.sampled_from([(2**44,), (2**31, 2**31), (0, 2**62), (784, 16, 1)]))
+        packed = npy_header(shape, draw(st.sampled_from(["<f4", "<f8", "|u1", "<c16"]))) + bytes(64)
+        size = len(packed)
+    else:  # "rename"
+        name = draw(st.sampled_from(["W1.npy", "opt.x.npy", "epoch.npy", "W9.npy", "config.npy"]))
+    return name, method, crc, packed, size
+
+
+@st.composite
+def lying_zips(draw) -> bytes:
+    """Real entries of a small model, with 1-3 lies: sizes, methods, CRCs, headers, names,
+    entries dropped or duplicated."""
+    entries = list(SMALL_ENTRIES)
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, len(entries) - 1))
+        change = draw(st.sampled_from(["size", "method", "crc", "header", "rename", "drop",
+                                       "copy"]))
+        if change == "drop":
+            del entries[i]
+        elif change == "copy":
+            entries.append(entries[i])
+        else:
+            entries[i] = _lie(draw, entries[i], change)
+        if not entries:
+            break
+    return raw_zip(entries)
+
+
+@settings(FUZZ, max_examples=150)
+@given(lying_zips())
+def test_model_loader_lying_zip_directories(scratch, data):
+    load_both(write(scratch, data))
+
+
+@FUZZ
+@given(st.one_of(
+    st.integers(1, 5000).map(lambda n: '{"hidden": [' + "1" * n + "]}"),
+    st.integers(1, 3000).map(lambda n: '{"hidden": ' + "[" * n + "]" * n + "}"),
+    st.sampled_from(['{"lr": NaN}', '{"lr": 1e999}', '{"lr": -Infinity}', '{"a": 1, "a": 2}',
+                     '{"hidden": [1e308]}', '{"epochs": 1e400}', '{"hidden": [-0]}'])))
+def test_model_loader_hostile_config_json(scratch, text):
+    """RecursionError, ValueError (4300 digits), OverflowError, inf: all in scope."""
+    weights = {name: value for name, value in VALID_ARRAYS.items() if name != "config"}
+    buffer = io.BytesIO()
+    np.savez(buffer, **weights, config=np.array(text))
+    load_both(write(scratch, buffer.getvalue()))
+
+
+# ---- JSON: --config and sweep --space, through files.read_json -----------------------------
+hostile_json_text = st.one_of(
+    st.text(max_size=60),
+    st.recursive(st.sampled_from(["1", "-0", "1e999", "NaN", "-Infinity", "true", "null",
+                                  '"x"', "1" * 4400, "0." + "9" * 500]),
+                 lambda inner: st.one_of(
+                     st.lists(inner, max_size=3).map(lambda xs: "[" + ",".join(xs) + "]"),
+                     st.lists(st.tuples(st.sampled_from(['"lr"', '"hidden"', '"units"']), inner),
+                              max_size=3).map(
+                         lambda kv: "{" + ",".join(f"{k}:{v}" for k, v in kv) + "}")),
+                 max_leaves=6),
+    st.integers(1, 200000).map(lambda n: "[" * n + "]" * n),
+    st.just(TrainConfig().to_json()).flatmap(lambda t: mutated(t.encode())).map(
+        lambda b: b.decode("latin-1")))
+
+
+@FUZZ
+@given(hostile_json_text, st.sampled_from(["config", "space"]))
+def test_json_readers(scratch, text, kind):
+    from scratchmlp.sweep.space import load_space
+    path = scratch / f"{kind}.json"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    reader = TrainConfig.load if kind == "config" else load_space
+    only_our_error(reader, path)
+
+
+# ---- pictures --------------------------------------------------------------------------------
+def _picture_bytes() -> list:
+    from PIL import Image
+    pixels = (np.arange(16 * 12) % 251).astype(np.uint8).reshape(12, 16)
+    images = []
+    for fmt, mode in (("PNG", "L"), ("PNG", "RGBA"), ("GIF", "P"), ("BMP", "RGB"),
+                      ("TIFF", "F"), ("TIFF", "I;16"), ("JPEG", "RGB"), ("WEBP", "RGB")):
+        buffer = io.BytesIO()
+        try:
+            Image.fromarray(pixels).convert(mode).save(buffer, fmt)
+        except (KeyError, OSError, ValueError):  # a format this Pillow cannot write
+            continue
+        images.append(buffer.getvalue())
+    return images
+
+
+VALID_PICTURES = _picture_bytes()
+
+
+@settings(FUZZ, max_examples=300)
+@given(st.one_of(st.binary(max_size=100), st.sampled_from(VALID_PICTURES).flatmap(mutated)))
+def test_image_reader(scratch, data):
+    from scratchmlp.data.images import load_image
+    path = scratch / "picture"
+    path.write_bytes(data)
+    for source in (path, io.BytesIO(data)):
+        result = only_our_error(load_image, source)
+        if result is not None:
+            assert result.shape == (28, 28) and np.isfinite(result).all()
+            assert 0 <= result.min() and result.max() <= 1
+
+
+# ---- the decoded cache ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def official_tiny_cache(tmp_path_factory):
+    """A tiny data set made "official" (FILES holds its digests) and its decoded cache."""
+    from reliability_data import NAMES, tiny_arrays, write_dataset
+    from scratchmlp.data import fashion_mnist, load
+    root = tmp_path_factory.mktemp("cache-fuzz")
+    arrays = tiny_arrays(n_train=64, n_test=16)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(fashion_mnist, "FILES", {n: hashlib.sha256(idx.encode(arrays[n])).hexdigest()
+                                           for n in NAMES})
+    patch.setenv("XDG_CACHE_HOME", str(root / "cache"))
+    data = write_dataset(root / "data", arrays)
+    load(data)
+    decoded = root / "cache" / "scratchmlp" / "decoded"
+    originals = {n: (decoded / f"{n}.npy").read_bytes() for n in NAMES}
+    yield data, arrays, decoded, originals
+    patch.undo()
+
+
+@settings(FUZZ, max_examples=40)
+@given(st.sampled_from(["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]), st.data())
+def test_decoded_cache_never_yields_wrong_data(official_tiny_cache, name, draw):
+    """Whatever a cached file holds, load returns exactly the source's arrays."""
+    import contextlib
+    from scratchmlp.data import load
+    data, arrays, decoded, originals = official_tiny_cache
+    for other, content in originals.items():
+        (decoded / f"{other}.npy").write_bytes(content)
+    (decoded / f"{name}.npy").write_bytes(draw.draw(mutated(originals[name])))
+    with contextlib.redirect_stderr(io.StringIO()):
+        result = load(data)
+    np.testing.assert_array_equal(result.train_images, arrays["train-images-idx3-ubyte"])
+    np.testing.assert_array_equal(result.train_labels, arrays["train-labels-idx1-ubyte"])
+    np.testing.assert_array_equal(result.test_images, arrays["t10k-images-idx3-ubyte"])
+    np.testing.assert_array_equal(result.test_labels, arrays["t10k-labels-idx1-ubyte"])

@@ -266,7 +266,7 @@ def _read_cached(path: Path, digest: str) -> np.ndarray:
         if not stat.S_ISREG(st.st_mode) or st.st_size > idx.MAX_BYTES + 4096:
             raise _CacheMismatch(f"{path.name} is not a file of a plausible size")
         with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-            shape, fortran, dtype = _npy_header(f)
+            shape, fortran, dtype = _npy_header(f, path.name)
             count = math.prod(shape)
             if dtype != np.uint8 or fortran or len(shape) not in (1, 3) \
                     or count != st.st_size - f.tell():
@@ -284,7 +284,7 @@ def _read_cached(path: Path, digest: str) -> np.ndarray:
     return array
 
 
-def _npy_header(f):
+def _npy_header(f, name: str):
     try:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
@@ -292,8 +292,8 @@ def _npy_header(f):
         if version == (2, 0):
             return np.lib.format.read_array_header_2_0(f)
     except Exception as e:  # noqa: BLE001  (NumPy's header parser raises many kinds)
-        raise _CacheMismatch(f"{f.name} has no valid .npy header ({type(e).__name__})") from None
-    raise _CacheMismatch(f"{f.name}: .npy version {version}")
+        raise _CacheMismatch(f"{name} has no valid .npy header ({type(e).__name__})") from None
+    raise _CacheMismatch(f"{name}: .npy version {version}")
 
 
 def _save_cache(decoded: Path, arrays: dict, stamp: dict):

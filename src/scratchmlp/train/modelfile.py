@@ -122,7 +122,8 @@ def _hidden(config: TrainConfig) -> str:
 
 
 def _names(names) -> str:
-    names = [short(n, 20) if not n.isidentifier() and "." not in n else n for n in names]
+    names = [n if len(n) <= 30 and n.replace(".", "_").isidentifier() else short(n, 20)
+             for n in names]
     more = f" and {len(names) - 5:,} more" if len(names) > 5 else ""
     return ", ".join(names[:5]) + more if names else "none"
 
