@@ -334,5 +334,13 @@ def test_an_idx_file_too_big_is_refused_unread(tmp_path):
 def test_a_gzip_idx_inflating_past_the_limit(tmp_path):
     path = tmp_path / "train-images-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(idx.header((200000, 28, 28)) + bytes(200000 * 784), 1))
-    with pytest.raises(ScratchMLPError, match="decompresses to more than 128 MiB"):
+    with pytest.raises(ScratchMLPError, match=r"declares an implausible shape \(200000, 28, 28\)"):
+        idx.read(path)
+
+
+def test_a_gzip_idx_inflating_past_its_header(tmp_path):
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(idx.header((10,)) + bytes(1 << 20), 1))
+    with pytest.raises(ScratchMLPError, match=r"decompresses to more than the \(10,\) values "
+                                              "its IDX header declares"):
         idx.read(path)

@@ -98,7 +98,7 @@ def locate(data_dir=None, download: bool = True) -> Path:
         directory = Path(data_dir).expanduser()
         if directory.exists() and not directory.is_dir():
             raise DataNotFound(f"{source} {directory} is a file, not a folder; name the folder "
-                               "that holds the four files, or " + HOW_TO_GET)
+                               "that holds the four Fashion-MNIST files")
         if not directory.is_dir():
             raise DataNotFound(f"{source} {directory} does not exist; check the path, or "
                                + HOW_TO_GET)

@@ -56,19 +56,28 @@ def read_bytes(path) -> bytes:
 
 
 def _gunzip(raw: bytes, path: str) -> bytes:
-    # Read at most one byte past the limit, so a small file cannot inflate into gigabytes.
+    """Inflate no more than the IDX header declares (itself at most MAX_BYTES), plus one byte
+    to notice more: a small file cannot inflate into gigabytes, nor take seconds to refuse."""
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
-            data = f.read(MAX_BYTES + 1)
+            head = f.read(4)
+            if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _TYPES:
+                return head + f.read(MAX_BYTES + 1 - len(head))  # parse names what is wrong
+            dims = f.read(4 * head[3])
+            shape = tuple(int(n) for n in np.frombuffer(dims[:len(dims) // 4 * 4], ">u4"))
+            size = math.prod(shape) * np.dtype(_TYPES[head[2]]).itemsize
+            if len(dims) < 4 * head[3] or size > MAX_BYTES:
+                return head + dims  # parse refuses the truncated or implausible header
+            data = head + dims + f.read(size + 1)
     except EOFError:
         raise ScratchMLPError(f"{path}: truncated gzip data (the download was cut short?); "
                               "delete it and fetch it again") from None
     except (OSError, zlib.error) as e:
         raise ScratchMLPError(f"{path}: corrupt gzip data ({e}); "
                               "delete it and fetch it again") from None
-    if len(data) > MAX_BYTES:
-        raise ScratchMLPError(f"{path}: decompresses to more than {MAX_BYTES >> 20} MiB; "
-                              "not an IDX file this reader accepts")
+    if len(data) > len(head + dims) + size:
+        raise ScratchMLPError(f"{path}: decompresses to more than the {shape} values its IDX "
+                              f"header declares; {_REFETCH}")
     return data
 
 
