@@ -6,8 +6,9 @@ with the very functions the commands draw them with (no training).
 - explore-*.png: docs/explore/KIND.csv (the rows of `scratchmlp explore`'s results.csv, as
   tabled in docs/exercises.md) through the command's own `_write_outputs`;
 - sweep-stageN-history.png: docs/sweep/stageN-trials.csv (each stage's trials.csv);
-- sweep-stageN-importances.png: fANOVA (seed 0) over those complete trials, in an in-memory
-  Optuna study built from the CSV and the stage's search space (needs optuna);
+- sweep-stageN-importances.png: PED-ANOVA over those complete trials, as `scratchmlp sweep`
+  computes it (sweep.export.importances), in an in-memory Optuna study built from the CSV and
+  the stage's search space (needs optuna);
 - best-curves.png: docs/best-metrics.csv, the final model's metrics.csv.
 
 curves.png and predictions.png come from a real run: `scratchmlp train --out runs/docs` and
@@ -79,10 +80,12 @@ def sweeps():
 
 
 def importances(stage, rows):
-    """fANOVA as `scratchmlp sweep` computes it, over a study rebuilt from trials.csv."""
+    """The importances as `scratchmlp sweep` computes them, over a study rebuilt from
+    trials.csv."""
     import optuna
 
     from scratchmlp.report.sweep import plot_importances
+    from scratchmlp.sweep.export import importances as sweep_importances
     from scratchmlp.sweep.space import load_space
     space = load_space(ROOT / "configs" / "sweep" / f"stage{stage}.json")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -92,11 +95,10 @@ def importances(stage, rows):
         params, dists = trial_params(row, space)
         study.add_trial(optuna.trial.create_trial(params=params, distributions=dists,
                                                   value=float(row["value"])))
-    weights = optuna.importance.get_param_importances(
-        study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+    weights = sweep_importances(study)
     plot_importances(weights, IMG / f"sweep-stage{stage}-importances.png",
                      trials=len(complete))
-    print(f"sweep-stage{stage}-importances.png: fANOVA over {len(complete)} trials")
+    print(f"sweep-stage{stage}-importances.png: PED-ANOVA over {len(complete)} trials")
 
 
 def trial_params(row: dict, space: dict):

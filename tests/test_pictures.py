@@ -125,3 +125,20 @@ def test_saved_pictures_are_pngs(tmp_path):
     for path in (plot_curves(rows(2), tmp_path / "c.png", "t"),
                  plot_history([(0, None, "fail")], tmp_path / "h.png")):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_sweep_computes_the_importance_its_picture_names():
+    """PED-ANOVA, named in the title, chosen explicitly: Optuna's default was fANOVA (which
+    needs scikit-learn) up to 4.x, so an unnamed default drew one under the other's name."""
+    optuna = pytest.importorskip("optuna")
+    from scratchmlp.report.sweep import draw_importances
+    from scratchmlp.sweep.export import importances
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    study.optimize(lambda t: t.suggest_float("lr", 0, 1) + 0 * t.suggest_int("layers", 1, 3),
+                   n_trials=6)
+    weights = importances(study)
+    assert set(weights) == {"lr", "layers"} and weights["lr"] > weights["layers"]
+    assert weights == optuna.importance.get_param_importances(
+        study, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
+    assert "PED-ANOVA" in draw_importances(weights, 6).axes[0].get_title()

@@ -74,7 +74,7 @@ IMPORTANCE_CAUTION = 10  # fewer complete trials than this: the ranking is a rou
 
 
 def draw_importances(weights: dict, trials: int = None,
-                     title: str = "parameter importance (fANOVA)"):
+                     title: str = "parameter importance (PED-ANOVA)"):
     """Horizontal bars, most important on top; the title says over how many complete trials,
     and warns when they are fewer than IMPORTANCE_CAUTION."""
     plt = pyplot()
@@ -83,7 +83,8 @@ def draw_importances(weights: dict, trials: int = None,
     ax.barh(names, [weights[n] for n in names], color="tab:blue")
     for y, name in enumerate(names):
         ax.text(weights[name], y, f" {weights[name]:.2f}", va="center", fontsize=7)
-    ax.set_xlabel("share of the validation accuracy's variance")
+    ax.set_xlabel("importance for reaching the best trials' validation accuracy (sums to 1)",
+                  fontsize=8)
     ax.set_ylabel("parameter")
     ax.set_xlim(0, max(weights.values()) * 1.2 if weights else 1)
     if trials is not None:
@@ -96,7 +97,7 @@ def draw_importances(weights: dict, trials: int = None,
     return fig
 
 
-def plot_importances(weights: dict, path, title: str = "parameter importance (fANOVA)",
+def plot_importances(weights: dict, path, title: str = "parameter importance (PED-ANOVA)",
                      trials: int = None):
     """draw_importances, saved to `path` (atomically)."""
     return _save(draw_importances(weights, trials, title), path)

@@ -82,12 +82,15 @@ def best_config(study) -> TrainConfig:
 
 
 def importances(study) -> dict:
-    """fANOVA importance of each searched parameter ({} when too few trials completed)."""
+    """PED-ANOVA importance of each searched parameter ({} when too few trials completed):
+    named, as Optuna's default changed between versions (fANOVA, which needs scikit-learn, up
+    to 4.x; PED-ANOVA from 5.0), so the picture says which it shows."""
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(complete) < 2:
         return {}
     try:
-        return optuna.importance.get_param_importances(study)
+        return optuna.importance.get_param_importances(
+            study, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
     except (RuntimeError, ValueError):
         return {}  # e.g. every complete trial has the same parameters
 
@@ -123,7 +126,7 @@ def export(study, out, best_path=None) -> dict:
                                             "of each trial")
     weights = importances(study)
     if weights:
-        complete = sum(1 for r in rows if r["state"] == "complete")  # what fANOVA fits
+        complete = sum(1 for r in rows if r["state"] == "complete")  # what PED-ANOVA fits
         written["importances"] = plot_importances(weights, out / "importances.png",
                                                   trials=complete)
     written["rows"] = rows
