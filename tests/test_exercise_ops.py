@@ -19,6 +19,7 @@ from scratchmlp.nn.dropout import keep_mask
 from scratchmlp.nn.schedule import learning_rate
 from scratchmlp.train.config import TrainConfig
 from scratchmlp.train.modelfile import load_checkpoint
+from scratchmlp.runs import train_run
 from scratchmlp.train.run import fit
 
 
@@ -300,10 +301,10 @@ def test_validation_split_is_fixed_disjoint_and_keeps_file_order():
 def test_fit_scores_validation_each_epoch_and_test_only_when_asked(tmp_path):
     data = fake_data(400, 100)
     config = TrainConfig(hidden=[32], epochs=2, batch_size=50, lr=0.1, validation=100)
-    never = fit(config, None, data, test="never")
+    never = fit(config, data, test="never")
     assert all(0 <= r["val_acc"] <= 1 for r in never.rows)
     assert all(r["test_acc"] != r["test_acc"] for r in never.rows) and never.test_acc is None
-    once = fit(config, tmp_path / "run", data, test="end")
+    once = train_run(config, tmp_path / "run", data, test="end")
     assert once.rows[0]["test_acc"] != once.rows[0]["test_acc"]  # NaN: not scored
     assert 0 <= once.rows[-1]["test_acc"] == once.test_acc <= 1
     header = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0]
@@ -317,7 +318,7 @@ def test_default_fit_is_the_chapters_loop_bit_for_bit(tmp_path):
     from scratchmlp.nn import SoftmaxCrossEntropyLoss
     data = fake_data(300, 60)
     config = TrainConfig(hidden=[16], epochs=2, batch_size=64)
-    result = fit(config, tmp_path / "run", data)
+    result = train_run(config, tmp_path / "run", data)
     net = MLP(784, [16], 10, seed=0)
     train_iter = DataIter(data.train_images, data.train_labels, 64, shuffle=True, seed=0)
     test_iter = DataIter(data.test_images, data.test_labels, 64)
@@ -337,7 +338,7 @@ EVERYTHING = dict(hidden=[24, 16], epochs=3, batch_size=40, lr=0.01, optimizer="
 def test_resume_is_exact_with_dropout_augmentation_schedule_and_state(tmp_path, optimizer):
     data = fake_data(300, 60)
     config = TrainConfig(**{**EVERYTHING, "optimizer": optimizer})
-    straight = fit(config, tmp_path / "straight", data)
+    straight = train_run(config, tmp_path / "straight", data)
     first = TrainConfig(**{**EVERYTHING, "optimizer": optimizer})
     calls = []
 
@@ -346,11 +347,11 @@ def test_resume_is_exact_with_dropout_augmentation_schedule_and_state(tmp_path, 
 
     from scratchmlp.train.run import Interrupted
     with pytest.raises(Interrupted):
-        fit(first, tmp_path / "cut", data, on_epoch=calls.append,
-            should_stop=stop_after_first_epoch)
+        train_run(first, tmp_path / "cut", data, on_epoch=calls.append,
+                  should_stop=stop_after_first_epoch)
     _, _, done, state = load_checkpoint(tmp_path / "cut" / "checkpoint.npz")
     assert done == 1 and state  # the optimiser's state is in the checkpoint
-    resumed = fit(config, tmp_path / "cut", data, resume=True)
+    resumed = train_run(config, tmp_path / "cut", data, mode="resume")
     for a, b in zip(straight.model.params, resumed.model.params):
         np.testing.assert_array_equal(a.data, b.data)
     assert [r["val_acc"] for r in straight.rows] == [r["val_acc"] for r in resumed.rows]

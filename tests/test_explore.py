@@ -6,7 +6,7 @@ import pytest
 
 from scratchmlp.cli import main
 from scratchmlp.train.config import TrainConfig
-from scratchmlp.train.explore import Point, explore
+from scratchmlp.runs.exploration import Point, explore
 from scratchmlp.train.run import Interrupted
 
 SMALL = ["--subset", "600", "--validation", "500", "--no-progress"]

@@ -22,7 +22,8 @@ from scratchmlp import files
 from scratchmlp.errors import ScratchMLPError
 from scratchmlp.files import atomic_open, atomic_write_bytes
 from scratchmlp.train.modelfile import load_checkpoint
-from scratchmlp.train.run import prepare_folder, read_metrics
+from scratchmlp.runs import RunFolder
+from scratchmlp.train.metrics import read_metrics
 
 EPOCHS = 6
 STEPS_PER_EPOCH = 8  # 512 training images (the tiny set), batches of 64
@@ -114,7 +115,8 @@ with atomic_open({str(run / "checkpoint.npz")!r}) as f:
         writer.stdout.close()
     assert (run / "checkpoint.npz").read_bytes() == b"epoch 3 checkpoint"
     assert len(leftovers(run)) == 1  # the dead writer's temp file, never renamed
-    prepare_folder(run, resume=True, force=False)
+    with RunFolder(run) as folder:
+        folder.prepare("resume")
     assert leftovers(run) == []
     assert (run / "checkpoint.npz").read_bytes() == b"epoch 3 checkpoint"
 
@@ -309,7 +311,7 @@ def test_sigterm_while_the_data_loads_is_one_line_and_writes_nothing(tmp_path, d
 
 def test_a_second_ctrl_c_stops_at_once(capsys, data_dir, monkeypatch):
     """The first Ctrl-C asks for a stop after the step; a second one does not wait."""
-    from scratchmlp.train import run as run_module
+    from scratchmlp import runs as run_module
     monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
 
     def fit_with_two_ctrl_c(*args, should_stop, **kwargs):
@@ -317,7 +319,7 @@ def test_a_second_ctrl_c_stops_at_once(capsys, data_dir, monkeypatch):
         assert should_stop()  # the first one only sets the flag
         signal.raise_signal(signal.SIGINT)
         raise AssertionError("the second Ctrl-C did not stop the run")
-    monkeypatch.setattr(run_module, "fit", fit_with_two_ctrl_c)
+    monkeypatch.setattr(run_module, "train_run", fit_with_two_ctrl_c)
     code, _, err = cli(capsys, "train", "--data-dir", data_dir, "--out", "run", *TRAIN_FLAGS)
     assert code == 130
     assert err.splitlines()[-1] == ("scratchmlp: interrupted (finished epochs of a run are "

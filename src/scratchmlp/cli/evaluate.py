@@ -31,7 +31,10 @@ def run(args) -> int:
     from ..train.modelfile import load_model
     wanted = picture_path(args.out) if args.out and not args.no_plot else None
     use_threads(args)
+    from ..runs import check_output
     path = run_model_path(args.run)
+    if not args.no_plot:  # never over what this reads or a run's own files
+        check_output(wanted or path.parent / "confusion.png", reads=[path])
     model, _ = load_model(path)
     data = load_data(args)
     result = evaluate_model(model, data.test_images, data.test_labels, LABELS)

@@ -9,6 +9,7 @@ OUT/points/<name>/ run folders; rerunning skips finished points and resumes an i
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 from .common import add_data_flag, add_threads_flag, check_output_folder, load_data, use_threads
 from .train import add_setting_flags, training_images
@@ -113,8 +114,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..errors import ScratchMLPError
-    from ..train.explore import best, explore
-    from ..train.run import Interrupted
+    from ..runs.exploration import best, explore
     from .train import _StopFlag, config_from_flags
 
     say = _say(args)  # print, or nothing with --quiet
@@ -160,14 +160,10 @@ def run(args) -> int:
         lead = f" | best so far (validation): {top['name']} {top['val_acc']:.4f}" if top else ""
         say(f"  {point.name}: {summary}{lead}")
 
-    with _StopFlag() as stop:
-        try:
-            results = explore(points, out, data, on_point_start=point_start,
-                              on_point_done=point_done, on_epoch=epoch_done, should_stop=stop,
-                              loss_limit=loss_limit)
-        except Interrupted as e:  # its advice names the point's folder: name this command
-            saved = str(e).split("; continue with")[0]
-            raise Interrupted(f"{saved}; run the same command again to continue") from None
+    with _StopFlag() as stop, _point_advice():
+        results = explore(points, out, data, on_point_start=point_start,
+                          on_point_done=point_done, on_epoch=epoch_done, should_stop=stop,
+                          loss_limit=loss_limit)
     _write_outputs(args.kind, results, out, points)
     say(format_results(results))
     top = best(results)
@@ -176,6 +172,27 @@ def run(args) -> int:
             f"test {top['test_acc']:.4f})")
     say(f"results in {out}/: results.csv {args.kind}.png points/")
     return 0
+
+
+@contextlib.contextmanager
+def _point_advice():
+    """A point's run folder refused (other settings, in use) or stopped: the advice names
+    this command, not the point's folder."""
+    from ..errors import ScratchMLPError
+    from ..runs import RunFolderError
+    from ..train.run import Interrupted
+    try:
+        yield
+    except RunFolderError as e:
+        advice = {"other_settings": "use another --out, or --force to start this exploration "
+                                    "again",
+                  "in_use": "another process is running this exploration; wait for it"}
+        raise ScratchMLPError(f"{e}; {advice.get(e.kind, 'use another --out or --force')}") \
+            from None
+    except Interrupted as e:
+        e.args = (f"interrupted: {e.epochs_done} finished epoch(s) of the point saved; run the "
+                  "same command again to continue",)
+        raise
 
 
 AXES = {"hidden": ("num_hiddens (one hidden layer)", "log2"),

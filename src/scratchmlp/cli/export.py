@@ -25,9 +25,11 @@ def run(args) -> int:
     from ..errors import ScratchMLPError
     from ..exporting import check_onnx, export_onnx
     from ..train.modelfile import load_model
+    from ..runs import check_output
     path = run_model_path(args.run)
-    model, config = load_model(path)
     out = Path(args.onnx)
+    check_output(out, reads=[path])  # before reading: a refusal touches nothing
+    model, config = load_model(path)
     if out.is_dir():
         raise ScratchMLPError(f"{out}: is a directory; give a file name such as model.onnx")
     if not out.parent.is_dir():

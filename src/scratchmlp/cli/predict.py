@@ -62,7 +62,11 @@ def classify_files(args) -> int:
     from ..train.modelfile import load_model
     if args.top <= 0:
         raise ScratchMLPError(f"--top must be positive, got {args.top}")
+    from ..runs import check_output
     path = run_model_path(args.run)
+    if args.show:  # never over what this reads or a run's own files
+        check_output(Path(args.out) if args.out else path.parent / "seen.png",
+                     reads=[path, *args.images])
     model, _ = load_model(path)
     seen = np.stack([load_image(image) for image in args.images])  # every file read, then output
     probs = probabilities(model, seen)
@@ -116,7 +120,9 @@ def test_grid(args) -> int:
     if not 0 < args.n <= MAX_GRID:
         raise ScratchMLPError(f"-n must be between 1 and {MAX_GRID} (test images in one "
                               f"picture), got {args.n}")
+    from ..runs import check_output
     path = run_model_path(args.run)
+    check_output(Path(args.out) if args.out else path.parent / "predictions.png", reads=[path])
     model, _ = load_model(path)
     data = load_data(args)
     n = min(args.n, len(data.test_labels))  # never more than there are

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 
@@ -173,27 +174,78 @@ class _StopFlag:
 def run(args) -> int:
     from pathlib import Path
 
-    from ..train.run import check_folder, fit
+    from ..runs import RunFolder, train_run
     if args.resume and args.out and Path(args.out) != Path(args.resume):
         from ..errors import ScratchMLPError
         raise ScratchMLPError("--resume names the run folder itself; drop --out")
+    if args.resume and args.force:
+        from ..errors import ScratchMLPError
+        raise ScratchMLPError("--resume and --force contradict each other: choose one")
     out = Path(args.resume or args.out or time.strftime("runs/mlp-%Y%m%d-%H%M%S"))
-    check_folder(out, bool(args.resume), args.force)  # before anything slow, touching nothing
-    config = _config(args)
-    config.threads = use_threads(args)  # recorded in config.json; not compared on resume
-    data = load_data(args)
-    report = Report(args)
-    report.header(config, out)
-    progress = report.progress(config, training_images(config, len(data.train_labels)))
-    with _StopFlag() as stop:
-        try:
-            result = fit(config, out, data, resume=bool(args.resume), force=args.force,
-                         on_epoch=progress.epoch, on_batch=progress.batch, should_stop=stop,
-                         test="end" if args.test_once else "epoch")
-        finally:
-            progress.close()
-    _write_pictures(result)
+    mode = "resume" if args.resume else "force" if args.force else "new"
+    with run_advice(out):
+        RunFolder(out).check(mode)  # before anything slow, touching nothing
+        config = _config(args)
+        config.threads = use_threads(args)  # recorded in config.json; not compared on resume
+        data = load_data(args)
+        report = Report(args)
+        report.header(config, out)
+        progress = report.progress(config, training_images(config, len(data.train_labels)))
+        with _StopFlag() as stop:
+            try:
+                result = train_run(config, out, data, mode=mode, on_epoch=progress.epoch,
+                                   on_batch=progress.batch, should_stop=stop,
+                                   test="end" if args.test_once else "epoch")
+            finally:
+                progress.close()
     return report.finish(result, out)
+
+
+# What to do about a run folder that cannot be used as asked: the library states the facts
+# (runs.RunFolderError.kind), the command line adds the flags.
+_FOLDER_ADVICE = {
+    "missing": "check the path",
+    "not_a_folder": "choose another --out",
+    "holds_files": "use --resume {out} to continue that run, --force to overwrite it, or "
+                   "another --out",
+    "no_run": "start a new run with --out instead",
+    "in_use": "wait for it to finish, or stop that process first",
+    "other_settings": "resume it without changing them (only --epochs may change)",
+    "ahead": "give --epochs {done} or more to continue it",
+    "inconsistent": "restore the file, or start again with --force",
+    "cannot_write": "check its permissions and free space, or choose another --out",
+}
+
+
+@contextlib.contextmanager
+def run_advice(out):
+    """Turn the library's facts about a run (folder refused, diverged, interrupted) into
+    one line of advice naming the flags that help."""
+    from ..errors import ScratchMLPError
+    from ..runs import RunFolderError
+    from ..train.loop import Diverged
+    from ..train.run import Interrupted
+    try:
+        yield
+    except RunFolderError as e:
+        advice = _FOLDER_ADVICE.get(e.kind, "").format(out=e.folder, **e.facts)
+        raise ScratchMLPError(f"{e}; {advice}" if advice else str(e)) from None
+    except Interrupted as e:
+        e.args = (f"interrupted: {_saved(e)}; continue with: scratchmlp train --resume "
+                  f"{getattr(e, 'folder', out)}",)
+        raise
+    except Diverged as e:
+        change = ("became NaN/inf" if e.limit is None
+                  else f"reached {e.loss:.4g}, above the limit {e.limit:g},")
+        now = f" (now --lr {e.lr:g})" if getattr(e, "lr", None) else ""
+        raise ScratchMLPError(f"training diverged: {e.what} {change} in epoch {e.epoch} at "
+                              f"step {e.step}; lower the learning rate{now} and start again "
+                              f"with --force; {_saved(e)}") from None
+
+
+def _saved(error) -> str:
+    done, folder = getattr(error, "epochs_done", 0), getattr(error, "folder", None)
+    return f"{done} finished epoch(s) saved" + (f" in {folder}" if folder else "")
 
 
 def describe(config) -> str:
@@ -229,17 +281,6 @@ def training_images(config, total: int) -> int:
     """How many images an epoch trains on: the training set less validation, maybe a subset."""
     left = total - config.validation
     return min(left, config.subset) if config.subset is not None else left
-
-
-def _write_pictures(result):
-    from ..data import LABELS
-    from ..report import plot_curves, plot_predictions
-    from ..train import predict
-    plot_curves(result.rows, result.directory / "curves.png",
-                title=f"MLP {'-'.join(map(str, [784, *result.config.hidden, 10]))}, "
-                      f"{result.config.optimizer} lr {readable(result.config.lr)}")
-    images, truth, guesses = predict(result.model, result.test_iter, n=12)
-    plot_predictions(images, truth, guesses, LABELS, result.directory / "predictions.png")
 
 
 class Report:
@@ -281,7 +322,7 @@ def run_summary(result, out) -> dict:
     (null where not scored), minutes of training, the files written and the config."""
     from pathlib import Path
 
-    from ..train.run import RUN_FILES
+    from ..runs import RUN_FILES
     last = result.rows[-1] if result.rows else {}
     keys = ["train_loss", "train_acc"] + (["val_acc"] if "val_acc" in last else []) + ["test_acc"]
     final = {key: (last[key] if last[key] == last[key] else None) for key in keys} if last else {}

@@ -396,7 +396,7 @@ def _objective(settings: SweepSettings, data, tag: str, say, should_stop):
                                          f"epoch {row['epoch']} is below earlier trials'")
 
         try:
-            result = fit(config, None, data, on_epoch=epoch_done, should_stop=should_stop,
+            result = fit(config, data, on_epoch=epoch_done, should_stop=should_stop,
                          test="never")
         except Diverged as e:
             trial.set_user_attr("diverged", True)

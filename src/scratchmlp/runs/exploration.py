@@ -17,9 +17,9 @@ from pathlib import Path
 
 from ..errors import ScratchMLPError
 from ..files import atomic_write_text
-from .config import TrainConfig
-from .loop import Diverged
-from .run import fit, read_metrics
+from ..train.config import TrainConfig
+from ..train.loop import Diverged
+from . import RunFolder, train_run
 
 RESULT_FIELDS = ["name", "x", "status", "epochs", "train_loss", "train_acc", "val_acc",
                  "test_acc", "seconds", "diverged_at"]
@@ -52,27 +52,17 @@ def load_result(out: Path, point: Point):
 
 def run_point(point: Point, out: Path, data, on_epoch=None, should_stop=None,
               loss_limit: float = None) -> dict:
-    """Train one point (or resume it) and store its result.json."""
-    folder = out / "points" / point.name
-    resume = (folder / "checkpoint.npz").is_file()  # else nothing finished: start it over
-    if resume:
-        saved = TrainConfig.load(folder / "config.json")
-        if {**saved.to_dict(), "epochs": 0} != {**point.config.to_dict(), "epochs": 0}:
-            raise ScratchMLPError(f"{folder}: was trained with other settings; use another "
-                                  "--out, or --force to start this exploration again")
+    """Train one point (or resume it: its folder refuses other settings) into result.json."""
+    folder = RunFolder(out / "points" / point.name)
+    # a checkpoint means a finished epoch to go on from; else start the point over
+    mode = "resume" if (folder.path / "checkpoint.npz").is_file() else "force"
     result = {"name": point.name, "x": point.x, "epochs": point.config.epochs}
     try:
-        run = fit(point.config, folder, data, resume=resume, force=not resume,
-                  on_epoch=on_epoch, should_stop=should_stop, test="end",
-                  loss_limit=loss_limit)
+        run = train_run(point.config, folder.path, data, mode=mode, pictures=False,
+                        on_epoch=on_epoch, should_stop=should_stop, test="end",
+                        loss_limit=loss_limit)
     except Diverged as e:
-        rows = [r for r in read_metrics(folder / "metrics.csv") if r["epoch"] < e.epoch]
-        last = rows[-1] if rows else {}
-        why = "NaN/inf loss" if e.limit is None else f"loss {e.loss:.3g} > {e.limit:g}"
-        result.update(status="diverged", diverged_at=f"epoch {e.epoch} step {e.step}: {why}",
-                      train_loss=float("nan"), train_acc=last.get("train_acc", float("nan")),
-                      val_acc=float("nan"), test_acc=float("nan"),
-                      seconds=sum(r["seconds"] for r in rows))
+        result.update(_diverged(e, folder.read_metrics()))
     else:
         last = run.rows[-1] if run.rows else {}
         result.update(status="ok", diverged_at="",
@@ -84,6 +74,16 @@ def run_point(point: Point, out: Path, data, on_epoch=None, should_stop=None,
                       json.dumps({"config": point.config.to_dict(), "result": result},
                                  indent=2) + "\n")
     return result
+
+
+def _diverged(error: Diverged, rows: list) -> dict:
+    rows = [r for r in rows if r["epoch"] < error.epoch]
+    last = rows[-1] if rows else {}
+    why = "NaN/inf loss" if error.limit is None else f"loss {error.loss:.3g} > {error.limit:g}"
+    return dict(status="diverged", diverged_at=f"epoch {error.epoch} step {error.step}: {why}",
+                train_loss=float("nan"), train_acc=last.get("train_acc", float("nan")),
+                val_acc=float("nan"), test_acc=float("nan"),
+                seconds=sum(r["seconds"] for r in rows))
 
 
 def explore(points: list, out, data, on_point_start=None, on_point_done=None, on_epoch=None,
