@@ -78,7 +78,7 @@ def points_for(args, base):
     """The points of the exploration: (name, x, config) with one setting varied."""
     from ..errors import ScratchMLPError
     from ..train.config import TrainConfig
-    from ..train.explore import Point
+    from ..runs.exploration import Point
 
     def with_(**changes):
         return TrainConfig.from_dict({**base.to_dict(), **changes}, "settings")
@@ -213,7 +213,7 @@ def _write_outputs(kind, results, out, points):
 
     from ..files import atomic_write_text
     from ..report.explore import plot_exploration
-    from ..train.explore import RESULT_FIELDS
+    from ..runs.exploration import RESULT_FIELDS
 
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=RESULT_FIELDS, extrasaction="ignore",

@@ -1,0 +1,53 @@
+"""Runs on disk: a run folder's one writer (RunFolder), training into a folder, resuming it,
+and the rule that no command writes over what it reads or over a run's own files.
+
+This room sits above train (the Trainer, which writes nothing) and report (the pictures).
+"""
+
+from __future__ import annotations
+
+from ..errors import ScratchMLPError
+from .folder import (  # noqa: F401
+    CORE_FILES, LOCK_NAME, PICTURES, RUN_FILES, RunFolder, RunFolderError, curves_title,
+)
+from .guard import check_output  # noqa: F401
+
+
+def train_run(config, path, data, mode: str = "new", pictures: bool = True, **options):
+    """Train `config` on `data` into the run folder `path` and return the RunResult.
+
+    `mode`: "new" (the folder must hold no run), "force" (an earlier run's files are
+    replaced) or "resume" (go on from its checkpoint; only the epoch count may change).
+    `options` go to the Trainer (test, loss_limit, on_epoch, on_batch, should_stop). The
+    folder is locked for the whole run; everything that can be refused is refused before the
+    first file is written. A stop (Interrupted, Diverged) leaves the last finished epoch
+    saved; the error says how many (`epochs_done`) and where (`folder`).
+    """
+    from ..train.run import Start, Trainer
+    folder = RunFolder(path)
+    folder.check(mode)
+    with folder:
+        try:
+            folder.check_owned(mode)
+            start = folder.resume(config) if mode == "resume" else Start()
+            trainer = Trainer(config, data, save=lambda t: folder.save_epoch(
+                config, t.rows, t.model, t.optimizer.state_dict()), **options)
+            trainer.prepare(start)  # refuses data sizes, optimiser state, memory
+        except BaseException:
+            folder.abandon()  # refused: the disk is as it was
+            raise
+        folder.claim()
+        folder.prepare(mode)
+        if start.epoch == 1:
+            folder.write_start(config, trainer.model)
+        else:
+            folder.write_config(config)  # only the epoch count can differ
+        try:
+            result = trainer.fit()
+        except ScratchMLPError as e:
+            e.epochs_done, e.folder, e.lr = len(trainer.rows), folder.path, config.lr
+            raise
+        result.directory = folder.path
+        if pictures:
+            folder.write_pictures(result)
+    return result
