@@ -177,7 +177,16 @@ HOSTILE_JSON = [
     ('{"lr": -Infinity}', "-Infinity is not a number JSON allows"),
     ('{"lr": 1e400}', "'1e400' overflows to infinity"),
     (b'{"lr": "\xff"}', "not UTF-8 text: byte 8"),
+    ('{"' + "k" * 5000 + '": 1}', "a text of 5,000 characters, 'kkkkkkkkkkkkkkkkkkkk'..."),
+    ('{"activation": "' + "x" * 100000 + '"}',
+     "a text of 100,000 characters, 'xxxxxxxxxxxxxxxxxxxx'..."),
 ]
+
+
+def test_a_json_config_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"lr": 0.1}')
+    assert TrainConfig.load(path).lr == 0.1
 
 
 @pytest.mark.parametrize("text, reason", HOSTILE_JSON)

@@ -77,6 +77,8 @@ def atomic_write_text(path, text: str):
 
 MAX_JSON_BYTES = 1 << 20  # a config or search space is a few hundred bytes; 1 MiB is plenty
 _MAX_DIGITS = 100  # digits of one JSON number: no setting needs more
+_MAX_TEXT = 1000  # characters of one JSON string or key: settings are short names, and an
+#                   echoed name must keep a message readable
 
 
 def read_json(path, what: str):
@@ -123,9 +125,11 @@ def parse_json(data, source: str, what: str = "JSON"):
         raise ScratchMLPError(f"{source}: not a readable {what} ({reason})") from None
 
     try:
-        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else str(data)
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant,
-                          parse_int=_bounded_int, parse_float=_finite_float)
+        text = data.decode("utf-8-sig") if isinstance(data, (bytes, bytearray)) else str(data)
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant,
+                           parse_int=_bounded_int, parse_float=_finite_float)
+        _check_texts(value)
+        return value
     except _JSONRefusal as e:
         refuse(e.args[0])
     except RecursionError:
@@ -155,6 +159,20 @@ def _unique_keys(pairs):
             raise _JSONRefusal(f"the key {short(key)} appears twice")
         seen[key] = value
     return seen
+
+
+def _check_texts(value):
+    """Every string in `value` (keys included) is at most _MAX_TEXT characters; no recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and len(item) > _MAX_TEXT:
+            raise _JSONRefusal(f"a text of {len(item):,} characters, {item[:20]!r}...")
 
 
 def _no_constant(name):
