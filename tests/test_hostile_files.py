@@ -221,6 +221,22 @@ def test_read_json_names_the_search_space():
 
 
 # ---- pictures ------------------------------------------------------------------------------
+@pytest.mark.parametrize("width, height", [(10000, 10000), (6000, 5000), (13000, 13000)])
+def test_pictures_over_the_pixel_budget_are_refused_from_their_header(tmp_path, width, height):
+    """10000x10000 makes Pillow warn (DecompressionBombWarning): that warning is the same
+    refusal; 6000x5000 is under Pillow's limits but over ours; 13000x13000 over both."""
+    import warnings
+
+    from hostile import png_claiming
+    path = tmp_path / "claim.png"
+    path.write_bytes(png_claiming(width, height))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning may escape either
+        with pytest.raises(ScratchMLPError, match=r"claim.png: (more pixels than 25,000,000|"
+                                                  rf"{width}x{height} pixels, more than)"):
+            load_image(path)
+
+
 def test_a_float_tiff_with_a_nan_pixel(capsys, tmp_path):
     from PIL import Image
     pixels = np.linspace(0, 255, 64 * 64, dtype=np.float32).reshape(64, 64)
