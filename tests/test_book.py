@@ -181,3 +181,47 @@ def _check_classifier(name: str, history):
         assert final["train_loss"] < 0.5 and final["test_acc"] > 0.8, (name, history)
     elif name in ("mlp-gluon", "dropout", "softmax-regression-gluon"):  # lr 0.5, or softmax
         assert final["test_acc"] > 0.78, (name, history)
+
+
+# ---- README's table: a row per name the book's cells use, each defined where it says ----------
+README = Path(__file__).resolve().parents[1] / "README.md"
+BOOK_NAME = re.compile(r"\b(?:d2l|np|npx|gluon|nn|init|autograd)\.\w+(?:\.\w+)*")
+
+
+def _readme_rows():
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## The book as notebooks"):]
+    section = section[:section.index("\n## ", 1)]
+    return [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in section.splitlines() if line.startswith("| `")]
+
+
+def _names_the_cells_use():
+    used = set()
+    for paths in EDITIONS.values():
+        _needs_sections(paths)
+        for path in paths:
+            for cell in mxnet_cells(path.read_text(encoding="utf-8")):
+                code = "\n".join(line for line in swap_imports(cell).splitlines()
+                                 if not line.lstrip().startswith(("from ", "import ")))
+                used |= set(BOOK_NAME.findall(code))
+    return {"d2l.plt" if name.startswith("d2l.plt.") else name for name in used}
+
+
+def test_readme_has_a_row_per_name_the_book_uses_defined_where_it_says():
+    import inspect
+    namespace = {}
+    exec("from scratchmlp import autograd, d2l, gluon, init, np, npx\n"
+         "from scratchmlp.gluon import nn", namespace)
+    rows = _readme_rows()
+    listed = {re.match(r"`([^`]+)`", row[0]).group(1) for row in rows}
+    assert _names_the_cells_use() <= listed, _names_the_cells_use() - listed
+    for row in rows:
+        name, where = re.match(r"`([^`]+)`", row[0]).group(1), row[1].strip("`")
+        if not BOOK_NAME.fullmatch(name):
+            continue  # a method row: checked by the cells that call it
+        obj = eval(name, namespace)
+        module = obj.__name__ if inspect.ismodule(obj) else obj.__module__
+        if getattr(obj, "__name__", "") == "<lambda>":  # d2l 0.17.6's aliases are lambdas
+            module = "scratchmlp.d2l"
+        assert module == where, (name, module, where)

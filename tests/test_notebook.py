@@ -1,6 +1,7 @@
-"""The chapter as a notebook: faithful to the chapter, committed without outputs, and it runs.
+"""The chapter and its concise version as notebooks: faithful to the book, committed without
+outputs, and they run.
 
-The run test executes notebooks/mlp-scratch.ipynb in a real kernel (nbclient) on the real
+The run tests execute notebooks/mlp-scratch.ipynb and mlp-concise.ipynb in a real kernel (nbclient) on the real
 Fashion-MNIST, the chapter's 10 epochs, and checks what a reader would see: live curves, the
 final test accuracy, the prediction grid, no error.
 """
@@ -22,6 +23,7 @@ from nbformat.v4 import new_code_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "mlp-scratch.ipynb"
+CONCISE = ROOT / "notebooks" / "mlp-concise.ipynb"
 TOOLS = ROOT / "tools"
 
 # The chapter's code cells after its imports, word for word (d2l, MXNet edition).
@@ -71,13 +73,30 @@ def _code_cells(nb):
     return [cell for cell in nb.cells if cell.cell_type == "code"]
 
 
-def test_committed_notebook_is_valid_and_has_no_outputs():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+# The concise chapter's code cells (d2l, MXNet edition, mlp-gluon), word for word but the imports.
+CONCISE_CODE = [
+    """\
+net = nn.Sequential()
+net.add(nn.Dense(256, activation='relu'),
+        nn.Dense(10))
+net.initialize(init.Normal(sigma=0.01))""",
+    """\
+batch_size, num_epochs = 256, 10
+train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size)
+loss = gluon.loss.SoftmaxCrossEntropyLoss()
+trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.5})
+d2l.train_ch3(net, train_iter, test_iter, loss, num_epochs, trainer)""",
+]
+
+
+@pytest.mark.parametrize("path", [NOTEBOOK, CONCISE], ids=lambda p: p.stem)
+def test_committed_notebook_is_valid_and_has_no_outputs(path):
+    nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     for cell in _code_cells(nb):
         assert cell.outputs == [] and cell.execution_count is None, (
-            f"{NOTEBOOK.name} was saved with outputs (cell {cell.source[:40]!r}); "
-            f"run tools/strip_notebook.py {NOTEBOOK.relative_to(ROOT)}")
+            f"{path.name} was saved with outputs (cell {cell.source[:40]!r}); "
+            f"run tools/strip_notebook.py {path.relative_to(ROOT)}")
 
 
 def test_notebook_follows_the_chapter_cell_for_cell():
@@ -89,10 +108,18 @@ def test_notebook_follows_the_chapter_cell_for_cell():
     assert "mxnet" not in "\n".join(code) and "gluon" not in "\n".join(code)
 
 
-def test_notebook_is_what_its_builder_writes():
+def test_concise_notebook_is_the_book_with_one_import_line():
+    code = [cell.source for cell in _code_cells(nbformat.read(CONCISE, as_version=4))]
+    assert code[0] == ("from scratchmlp import autograd, d2l, gluon, init, np, npx\n"
+                       "from scratchmlp.gluon import nn\nnpx.set_np()")
+    assert code[1:] == CONCISE_CODE
+
+
+@pytest.mark.parametrize("path", [NOTEBOOK, CONCISE], ids=lambda p: p.stem)
+def test_notebook_is_what_its_builder_writes(path):
     """The text lives in tools/make_notebook.py; a hand edit of the .ipynb must go there too."""
-    built = _load_tool("make_notebook").build()
-    committed = nbformat.read(NOTEBOOK, as_version=4)
+    built = _load_tool("make_notebook").build(path.stem)
+    committed = nbformat.read(path, as_version=4)
     assert [(c.cell_type, c.source) for c in committed.cells] == \
            [(c.cell_type, c.source) for c in built.cells], \
         "notebook and tools/make_notebook.py differ: edit the builder and run it"
@@ -143,17 +170,14 @@ def _png_outputs(cell, output_type):
             if out.output_type == output_type and "image/png" in out.get("data", {})]
 
 
-@pytest.mark.slow
-def test_notebook_runs_the_chapter_on_real_data(real_data, monkeypatch):
-    """`real_data` (conftest) skips with a reason where Fashion-MNIST is not installed."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+def _run_notebook(path, monkeypatch):
+    """Run a notebook headless with its weights seeded: (notebook, client, report, train cell)."""
+    nb = nbformat.read(path, as_version=4)
     code = _code_cells(nb)
     # Seed the chapter's one unseeded draw (the weights) so the run is repeatable; the
     # data order is seeded already. This cell exists only in this in-memory copy.
     nb.cells.insert(nb.cells.index(code[0]) + 1, new_code_cell("np.random.seed(0)"))
     nb.cells.append(new_code_cell(REPORT_CELL))
-    train_cell = next(c for c in code if "d2l.train_ch3(" in c.source)
-    predict_cell = next(c for c in code if "d2l.predict_ch3(" in c.source)
     # Headless shells (CI) export this and kernels inherit it; the figures must still show.
     monkeypatch.setenv("MPLBACKEND", "Agg")
     # One BLAS thread: on a shared, busy machine OpenBLAS's spinning threads made the chapter's
@@ -161,14 +185,36 @@ def test_notebook_runs_the_chapter_on_real_data(real_data, monkeypatch):
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
 
     client = _RecordingClient(nb, timeout=600, kernel_name="python3", allow_errors=True)
-    client.execute(cwd=str(NOTEBOOK.parent))
-
+    client.execute(cwd=str(path.parent))
     errors = [f"{out.ename}: {out.evalue}" for cell in nb.cells if cell.cell_type == "code"
               for out in cell.outputs if out.output_type == "error"]
     assert errors == []
     report = json.loads(nb.cells[-1].outputs[0].text)
     assert report["prefix"] == sys.prefix, "the kernel ran outside this virtual environment"
     assert "inline" in report["backend"]
+    train_cell = next(c for c in code if "d2l.train_ch3(" in c.source)
+    return nb, client, report, train_cell
+
+
+@pytest.mark.slow
+def test_concise_notebook_runs_the_chapter_on_real_data(real_data, monkeypatch):
+    nb, client, report, train_cell = _run_notebook(CONCISE, monkeypatch)
+    rows = report["rows"]
+    assert [row["epoch"] for row in rows] == list(range(1, 11))
+    assert rows[-1]["test_acc"] >= 0.80, rows
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+    curves = _png_outputs(train_cell, "display_data")
+    assert len(curves) == 1 and curves[0].startswith(b"\x89PNG")
+    updates = [t for i, t in client.seen if i == nb.cells.index(train_cell)
+               and t == "update_display_data"]
+    assert len(updates) == len(rows) - 1
+
+
+@pytest.mark.slow
+def test_notebook_runs_the_chapter_on_real_data(real_data, monkeypatch):
+    """`real_data` (conftest) skips with a reason where Fashion-MNIST is not installed."""
+    nb, client, report, train_cell = _run_notebook(NOTEBOOK, monkeypatch)
+    predict_cell = next(c for c in _code_cells(nb) if "d2l.predict_ch3(" in c.source)
 
     rows = report["rows"]
     assert [row["epoch"] for row in rows] == list(range(1, 11))

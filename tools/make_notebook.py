@@ -1,8 +1,10 @@
-"""Write notebooks/mlp-scratch.ipynb: the d2l chapter, cell for cell, on scratchmlp.
+"""Write notebooks/mlp-scratch.ipynb and notebooks/mlp-concise.ipynb: the d2l chapter and its
+concise version, cell for cell, on scratchmlp.
 
-The chapter's text and statements are kept; only the imports change, and the few MXNet/Gluon
-things without a NumPy twin are named by what we use instead. The notebook is written without
-outputs (they stay out of git). Run: `.venv/bin/python tools/make_notebook.py`.
+The chapters' text and statements are kept; only the imports change (in the scratch chapter
+Gluon's loss is named by what it uses instead, in the concise one the import line is
+scratchmlp's one line). The notebooks are written without outputs (they stay out of git).
+Run: `.venv/bin/python tools/make_notebook.py` (both) or `... make_notebook.py PATH NAME`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "mlp-scratch.ipynb"
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK = NOTEBOOKS / "mlp-scratch.ipynb"
 
 CELLS = [
     ("md", """\
@@ -158,9 +161,62 @@ and writes a run folder with curves and a table of results
 ]
 
 
-def build() -> nbformat.NotebookNode:
+CONCISE_CELLS = [
+    ("md", """\
+# Concise Implementation of Multilayer Perceptron
+
+Now that we learned how multilayer perceptrons (MLPs) work in theory, let's implement them. We begin, as always, by importing modules.
+
+*scratchmlp edition:* the book imports `d2l` and MXNet's `gluon`, `npx`, `init` and `gluon.nn`.
+Here the same names come from `scratchmlp` in one import line; its `gluon` is a small layer
+over scratchmlp's own arrays, autograd and optimisers, on NumPy.
+`npx.set_np()` stays as the book writes it (scratchmlp always has NumPy semantics)."""),
+    ("code", """\
+from scratchmlp import autograd, d2l, gluon, init, np, npx
+from scratchmlp.gluon import nn
+npx.set_np()"""),
+    ("md", """\
+## The Model
+
+The only difference from our softmax regression implementation
+is that we add two `Dense` (fully-connected) layers instead of one.
+The first is our hidden layer, which has *256* hidden units
+and uses the ReLU activation function."""),
+    ("code", """\
+net = nn.Sequential()
+net.add(nn.Dense(256, activation='relu'),
+        nn.Dense(10))
+net.initialize(init.Normal(sigma=0.01))"""),
+    ("md", """\
+Again, note that as always, Gluon automatically
+infers the missing input dimensions to each layer.
+
+Training the model follows the exact same steps as in our softmax regression implementation.
+
+(Here `d2l.train_ch3` draws the curves live and returns one row of metrics per epoch,
+shown below the plot.)"""),
+    ("code", """\
+batch_size, num_epochs = 256, 10
+train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size)
+loss = gluon.loss.SoftmaxCrossEntropyLoss()
+trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.5})
+d2l.train_ch3(net, train_iter, test_iter, loss, num_epochs, trainer)"""),
+    ("md", """\
+## Exercises
+
+1. Try adding a few more hidden layers to see how the result changes.
+1. Try out different activation functions. Which ones work best?
+1. Try out different initializations of the weights.
+
+## [Discuss](https://discuss.mxnet.io/t/2340)"""),
+]
+
+CHAPTERS = {"mlp-scratch": CELLS, "mlp-concise": CONCISE_CELLS}
+
+
+def build(name: str = "mlp-scratch") -> nbformat.NotebookNode:
     cells = [new_markdown_cell(text) if kind == "md" else new_code_cell(text)
-             for kind, text in CELLS]
+             for kind, text in CHAPTERS[name]]
     for number, cell in enumerate(cells, 1):
         cell.id = f"cell-{number:02d}"  # stable ids: a rebuild changes only what changed
     nb = new_notebook(cells=cells, metadata={
@@ -172,14 +228,21 @@ def build() -> nbformat.NotebookNode:
     return nb
 
 
-def main(argv=None) -> int:
-    path = Path(argv[0]) if argv else NOTEBOOK
+def write(path: Path, name: str):
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = nbformat.writes(build()) + "\n"
+    text = nbformat.writes(build(name)) + "\n"
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     print(f"wrote {path}")
+
+
+def main(argv=None) -> int:
+    if argv:
+        write(Path(argv[0]), argv[1] if len(argv) > 1 else "mlp-scratch")
+    else:
+        for name in CHAPTERS:
+            write(NOTEBOOKS / f"{name}.ipynb", name)
     return 0
 
 
