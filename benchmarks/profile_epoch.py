@@ -27,7 +27,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads (default 1: then CPU time is the work done)")
+                   help="threads (default 1: then CPU time is the work done)")
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--json", metavar="PATH")
@@ -40,13 +40,14 @@ def main(argv=None):
     import numpy as np
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_epoch import FloorRunner, ScratchRunner
+    from contenders import FloorRunner, ScratchRunner, use_threads
 
     from scratchmlp.data import load
     from scratchmlp.engine import record
     from scratchmlp.train.loop import accuracy, evaluate_accuracy
 
     data = load()
+    use_threads("scratchmlp", args.threads)  # the engine's pool; BLAS held at one thread
     run = ScratchRunner(data, args.hidden, args.batch)
     floor = FloorRunner(data, args.hidden, args.batch)
     clock = time.process_time
@@ -117,7 +118,7 @@ def main(argv=None):
                      "other_s": total - matmuls})
     total = sum(r["cpu_s"] for r in rows)
     matmuls = sum(r["matmul_s"] for r in rows)
-    print(f"one epoch, hidden {args.hidden}, batch {args.batch}, {args.threads} BLAS thread(s), "
+    print(f"one epoch, hidden {args.hidden}, batch {args.batch}, {args.threads} thread(s), "
           f"median of {args.epochs}; CPU ms (load average {os.getloadavg()[0]:.1f})")
     print(f"{'section':<10}{'total':>9}{'matmuls':>9}{'other':>9}{'share of other':>16}")
     for r in rows:

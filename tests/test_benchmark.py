@@ -1,10 +1,12 @@
-"""The epoch benchmark compares like with like: its hand-fused NumPy loop is the same training.
+"""The benchmark's contenders compare like with like, and its drivers' arithmetic is right.
 
-Small synthetic data (no timing here): one epoch of the benchmark's hand-fused NumPy contender
-must land on the same weights and metrics as scratchmlp's own training path.
+Small synthetic data (no timing here): one epoch of the hand-fused NumPy contender must land on
+the same weights and metrics as scratchmlp's own training path; PyTorch's (when torch imports)
+on the same metrics from the same weights.
 """
 
-import importlib.util
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +14,16 @@ import pytest
 
 from scratchmlp.data import FashionMNIST
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_epoch.py"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import bench_epoch  # noqa: E402
+import bench_scaling  # noqa: E402
+import contenders  # noqa: E402
+import workers  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_epoch", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return contenders
 
 
 @pytest.fixture
@@ -56,3 +59,48 @@ def test_floor_runs_the_epochs_matmuls(bench, data):
     assert floor.train_sizes == [8] * 6 + [2] and floor.test_sizes == [8, 8, 4]
     floor.epoch()
     assert bench.epoch_flops(60000, 10000, 256)["total"] == pytest.approx(53.2e9, rel=1e-3)
+
+
+def test_torch_contender_does_the_same_work(bench, data):
+    torch = pytest.importorskip("torch")
+    mine, theirs = bench.ScratchRunner(data, 16, 8), bench.TorchRunner(data, 16, 8)
+    with torch.no_grad():  # the same starting weights (torch stores W transposed)
+        for layer, (W, b) in zip([theirs.net[1], theirs.net[3]],
+                                 [mine.model.params[:2], mine.model.params[2:]]):
+            layer.weight.copy_(torch.from_numpy(W.data.T.copy()))
+            layer.bias.copy_(torch.from_numpy(b.data.copy()))
+    a, b = mine.epoch(), theirs.epoch()
+    assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
+    assert b["train_acc"] == pytest.approx(a["train_acc"])
+    assert b["test_acc"] == pytest.approx(a["test_acc"])
+
+
+def test_a_contender_runs_at_the_thread_count_it_is_given(data):
+    assert workers.threads_of("scratchmlp@1", 4) == 1
+    assert workers.threads_of("scratchmlp", 4) == 4
+    assert isinstance(contenders.build("scratchmlp@1", data, 16, 8), contenders.ScratchRunner)
+
+
+def test_paired_ratio_and_summary():
+    records = {"a": {"epochs": [{"seconds": 2.0, "cpu_seconds": 1.0, "test_acc": 0.5},
+                                {"seconds": 4.0, "cpu_seconds": 2.0, "test_acc": 0.6},
+                                {"seconds": 9.0, "cpu_seconds": 3.0, "test_acc": 0.7}],
+                     "peak_rss_mb": 10.0},
+               "b": {"epochs": [{"seconds": 1.0, "cpu_seconds": 1.0}, {"seconds": 1.0,
+                                 "cpu_seconds": 1.0}, {"seconds": 3.0, "cpu_seconds": 1.0}],
+                     "peak_rss_mb": 5.0}}
+    assert workers.paired_ratio(records, "a", "b") == 3.0  # median of 2, 4, 3
+    assert workers.paired_ratio(records, "a", "b", "cpu_seconds") == 2.0
+    summary = workers.summarise(records, 60000, 10000, 256)
+    assert summary["a"]["median_s"] == 4.0 and summary["a"]["final"] == {"test_acc": 0.7}
+
+
+def test_linear_fit_recovers_a_line():
+    a, b, r2 = bench_scaling.linear_fit([(1, 3.0), (2, 5.0), (4, 9.0)])
+    assert (a, b, r2) == pytest.approx((1.0, 2.0, 1.0))
+
+
+def test_busy_processes_are_ended_after_the_block():
+    with bench_epoch.busy_processes(2) as pids:
+        assert len(pids) == 2 and all(os.path.exists(f"/proc/{pid}") for pid in pids)
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in pids)
