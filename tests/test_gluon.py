@@ -98,3 +98,18 @@ def test_train_ch3_trains_on_through_a_nan_loss_as_d2ls_does(tmp_path):
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
     rows = d2l.train_ch3(net, data, data, gluon.loss.SoftmaxCrossEntropyLoss(), 2, trainer)
     assert len(rows) == 2 and math.isnan(rows[-1]["train_loss"])
+
+
+def test_d2l_fashion_mnist_batches_are_arrays_with_int32_labels():
+    from scratchmlp.data import FashionMNIST
+    rng = numpy.random.default_rng(0)
+    images = rng.integers(0, 256, (10, 28, 28), dtype=numpy.uint8)
+    labels = rng.integers(0, 10, 10).astype(numpy.int64)
+    train_iter, test_iter = d2l.load_data_fashion_mnist(
+        4, data=FashionMNIST(images, labels, images, labels))
+    X, y = next(iter(test_iter))
+    assert isinstance(X, Array) and isinstance(y, Array)
+    assert X.shape == (4, 1, 28, 28) and X.dtype == numpy.float32 and y.dtype == numpy.int32
+    numpy.testing.assert_array_equal(y.asnumpy(), labels[:4])
+    X.attach_grad()  # an np array like any other, as MXNet's batches are
+    assert len(train_iter) == 3 and len(list(train_iter)) == 3

@@ -1,9 +1,9 @@
 """The chapter and its concise version as notebooks: faithful to the book, committed without
 outputs, and they run.
 
-The run tests execute notebooks/mlp-scratch.ipynb and mlp-concise.ipynb in a real kernel (nbclient) on the real
-Fashion-MNIST, the chapter's 10 epochs, and checks what a reader would see: live curves, the
-final test accuracy, the prediction grid, no error.
+The run tests execute notebooks/mlp-scratch.ipynb and mlp-concise.ipynb in a real kernel
+(nbclient) on the real Fashion-MNIST, the chapter's 10 epochs, and check what a reader would
+see: live curves, the final test accuracy, the prediction grid, no error.
 """
 
 from __future__ import annotations

@@ -213,23 +213,8 @@ class Array:
         As in MXNet, the graph is used up: a second backward() through it raises unless the
         first was given `retain_graph=True`. (`train_mode` is MXNet's; it changes nothing.)
         """
-        if not self.requires_grad:
-            raise ScratchMLPError(
-                "backward() on an array that was not computed inside autograd.record() "
-                "from parameters with attach_grad()"
-            )
-        if out_grad is None:
-            head = np.ones_like(self.data)
-        else:  # a copy: the head may end up as a leaf's .grad, which must not alias the caller's
-            head = np.array(as_data(out_grad), dtype=self.data.dtype)
-            if head.shape != self.shape:
-                raise ScratchMLPError(f"backward(out_grad): out_grad has shape {head.shape}, "
-                                      f"the array it differentiates has shape {self.shape}")
-        order = _topological_order(self)
-        if any(node._rules is _SPENT for node in order):
-            raise ScratchMLPError("backward() through a graph that an earlier backward() used "
-                                  "up; call the first one as backward(retain_graph=True)")
-        grads, handed_out = {id(self): head}, set()
+        order = self._graph()
+        grads, handed_out = {id(self): self._head(out_grad)}, set()
         for node in reversed(order):
             grad = grads.pop(id(node), None)
             if grad is None:
@@ -247,6 +232,30 @@ class Array:
             for node in order:
                 if node._parents:
                     node._rules = _SPENT  # frees what the rules kept (activations, masks)
+
+    def _graph(self) -> list:
+        """The recorded graph behind this result, each node after its inputs; refused when
+        there is none or an earlier backward() used it up."""
+        if not self.requires_grad:
+            raise ScratchMLPError(
+                "backward() on an array that was not computed inside autograd.record() "
+                "from parameters with attach_grad()"
+            )
+        order = _topological_order(self)
+        if any(node._rules is _SPENT for node in order):
+            raise ScratchMLPError("backward() through a graph that an earlier backward() used "
+                                  "up; call the first one as backward(retain_graph=True)")
+        return order
+
+    def _head(self, out_grad) -> np.ndarray:
+        if out_grad is None:
+            return np.ones_like(self.data)
+        # a copy: the head may end up as a leaf's .grad, which must not alias the caller's
+        head = np.array(as_data(out_grad), dtype=self.data.dtype)
+        if head.shape != self.shape:
+            raise ScratchMLPError(f"backward(out_grad): out_grad has shape {head.shape}, "
+                                  f"the array it differentiates has shape {self.shape}")
+        return head
 
     # ---- arithmetic operators: the ops below the class -------------------------------
     def __add__(self, other):
@@ -530,7 +539,10 @@ def max(a, axis=None, keepdims=False):  # noqa: A001 - mirrors numpy's name
 
     def vjp(g):  # ties share the gradient equally
         winners = a == top
-        g = _expand(g, top.shape, None, True) if keepdims or axis is None else np.expand_dims(g, axis)
+        if keepdims or axis is None:
+            g = _expand(g, top.shape, None, True)
+        else:
+            g = np.expand_dims(g, axis)
         return winners * g / winners.sum(axis=axis, keepdims=True)
 
     return (top if keepdims else np.squeeze(top, axis=axis)), (vjp,)

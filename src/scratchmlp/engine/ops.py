@@ -97,7 +97,8 @@ def cosh(a):
 
 @op
 def clip(a, a_min, a_max):
-    inside = (a >= (-np.inf if a_min is None else a_min)) & (a <= (np.inf if a_max is None else a_max))
+    low, high = -np.inf if a_min is None else a_min, np.inf if a_max is None else a_max
+    inside = (a >= low) & (a <= high)
     return np.clip(a, a_min, a_max), (lambda g: g * inside,)
 
 

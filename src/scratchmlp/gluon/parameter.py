@@ -78,4 +78,5 @@ class ParameterDict(dict):
 
     def select(self, pattern) -> "ParameterDict":
         """The parameters whose names match the regular expression `pattern` (from the start)."""
-        return ParameterDict((n, p) for n, p in self.items() if pattern is None or re.match(pattern, n))
+        return ParameterDict((name, param) for name, param in self.items()
+                             if pattern is None or re.match(pattern, name))
