@@ -21,76 +21,96 @@ def data(tmp_path, monkeypatch):
     return write_dataset(tmp_path / "data")
 
 
-def train(capsys, data, out, *flags):
-    code, stdout, stderr = cli(capsys, "train", "--data-dir", data, "--out", out, *flags)
-    assert code == 0, stderr
-    return stdout, stderr
+def train_captured(data, out, *flags):
+    """(stdout, stderr) of `scratchmlp train` in this process (works in module fixtures)."""
+    import contextlib
+    import io
 
-
-@pytest.mark.slow  # trains in-process
-def test_train_json_is_the_only_thing_on_stdout(capsys, data, tmp_path):
-    stdout, stderr = train(capsys, data, tmp_path / "r", "--epochs", "2", "--validation", "64",
-                           "--lr", ODD_LR, "--json")
-    summary = json.loads(stdout)  # the whole of stdout is one JSON object
-    assert summary["run"] == str(tmp_path / "r")
-    assert summary["epochs_done"] == summary["epochs"] == 2
-    assert set(summary["final"]) == {"train_loss", "train_acc", "val_acc", "test_acc"}
-    assert all(0 <= summary["final"][k] <= 1 for k in ("train_acc", "val_acc", "test_acc"))
-    assert summary["config"]["lr"] == float(ODD_LR)
-    assert "checkpoint.npz" in summary["files"]
-    assert all((tmp_path / "r" / name).is_file() for name in summary["files"])
-    assert "epoch   2/2" in stderr and "lr 0.000571," in stderr  # people's lines: stderr
-
-
-@pytest.mark.slow  # trains in-process
-def test_header_rounds_for_reading_and_the_config_keeps_the_exact_value(capsys, data, tmp_path):
-    stdout, _ = train(capsys, data, tmp_path / "r", "--epochs", "1", "--lr", ODD_LR,
-                      "--weight-decay", "0.0000010123456")
-    header = stdout.splitlines()[0]
-    assert "lr 0.000571," in header and "1 epoch," in header and "1 epochs" not in header
-    assert "weight decay 1.01e-06" in header
-    assert json.loads((tmp_path / "r" / "config.json").read_text())["lr"] == float(ODD_LR)
-    results = stdout.splitlines()[-1]
-    named = results.split(": ", 1)[1].split()
-    assert named == ["config.json", "metrics.csv", "model.npz", "checkpoint.npz",
-                     "curves.png", "predictions.png"]
-    assert sorted(named) == sorted(p.name for p in (tmp_path / "r").iterdir()
-                                   if not p.name.startswith("."))
-
-
-@pytest.mark.slow  # trains in-process
-def test_quiet_prints_nothing(capsys, data, tmp_path):
-    stdout, stderr = train(capsys, data, tmp_path / "r", "--epochs", "1", "--quiet")
-    assert stdout == ""
-    assert all(line.startswith("scratchmlp: note:") for line in stderr.splitlines())
-    stdout, _ = train(capsys, data, tmp_path / "j", "--epochs", "1", "-q", "--json")
-    assert json.loads(stdout)["epochs_done"] == 1
+    from scratchmlp.cli import main
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["train", "--data-dir", str(data), "--out", str(out), *map(str, flags)])
+    assert code == 0, stderr.getvalue()
+    return stdout.getvalue(), stderr.getvalue()
 
 
 @pytest.fixture(scope="module")
-def trained_runs(tmp_path_factory):
-    """Two real runs, trained once for the module: a (2 epochs, lr 0.5), b (1 epoch, lr 0.1)."""
-    from scratchmlp.cli import main
+def trained(tmp_path_factory):
+    """Real runs trained once for the module, with what train printed: runs/a (2 epochs, 64
+    validation images, --json), runs/b (1 epoch, lr ODD_LR, a small weight decay), quiet/q
+    (--quiet)."""
     base = tmp_path_factory.mktemp("trained")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(base / "cache"))
         mp.setenv("SCRATCHMLP_SYSTEM_DATA_DIRS", "")
-        mp.setenv("SCRATCHMLP_VERIFY", "0")
+        mp.setenv("SCRATCHMLP_VERIFY", "0")  # our own tiny data, in Fashion-MNIST's format
         data = write_dataset(base / "data")
-        for name, flags in (("a", ["--epochs", "2"]), ("b", ["--epochs", "1", "--lr", "0.1"])):
-            assert main(["train", "--data-dir", str(data), "--out", str(base / "runs" / name),
-                         "-q", *flags]) == 0
-    return base / "runs"
+        printed = {
+            "a": train_captured(data, base / "runs" / "a", "--epochs", 2, "--validation", 64,
+                                "--json"),
+            "b": train_captured(data, base / "runs" / "b", "--epochs", 1, "--lr", ODD_LR,
+                                "--weight-decay", "0.0000010123456"),
+            "q": train_captured(data, base / "quiet" / "q", "--epochs", 1, "--quiet")}
+    return base, printed
+
+
+@pytest.mark.slow  # the `trained` runs are trained in-process
+def test_train_json_is_the_only_thing_on_stdout(trained):
+    base, printed = trained
+    stdout, stderr = printed["a"]
+    summary = json.loads(stdout)  # the whole of stdout is one JSON object
+    assert summary["run"] == str(base / "runs" / "a")
+    assert summary["epochs_done"] == summary["epochs"] == 2
+    assert set(summary["final"]) == {"train_loss", "train_acc", "val_acc", "test_acc"}
+    assert all(0 <= summary["final"][k] <= 1 for k in ("train_acc", "val_acc", "test_acc"))
+    assert summary["config"]["validation"] == 64
+    assert "checkpoint.npz" in summary["files"]
+    assert all((base / "runs" / "a" / name).is_file() for name in summary["files"])
+    assert "epoch   2/2" in stderr and "training MLP" in stderr  # people's lines: stderr
+
+
+@pytest.mark.slow  # the `trained` runs are trained in-process
+def test_header_rounds_for_reading_and_the_config_keeps_the_exact_value(trained):
+    base, printed = trained
+    stdout, _ = printed["b"]
+    header = stdout.splitlines()[0]
+    assert "lr 0.000571," in header and "1 epoch," in header and "1 epochs" not in header
+    assert "weight decay 1.01e-06" in header
+    config = json.loads((base / "runs" / "b" / "config.json").read_text())
+    assert config["lr"] == float(ODD_LR) and config["weight_decay"] == 0.0000010123456
+    results = stdout.splitlines()[-1]
+    named = results.split(": ", 1)[1].split()
+    assert named == ["config.json", "metrics.csv", "model.npz", "checkpoint.npz",
+                     "curves.png", "predictions.png"]
+    assert sorted(named) == sorted(p.name for p in (base / "runs" / "b").iterdir()
+                                   if not p.name.startswith("."))
+
+
+@pytest.mark.slow  # the `trained` runs are trained in-process
+def test_quiet_prints_nothing(trained):
+    stdout, stderr = trained[1]["q"]
+    assert stdout == ""
+    assert all(line.startswith("scratchmlp: note:") for line in stderr.splitlines())
+
+
+def test_the_header_rounds_numbers_and_counts_epochs_in_words():
+    from scratchmlp.cli.train import describe
+    from scratchmlp.train.config import TrainConfig
+    text = describe(TrainConfig(lr=float(ODD_LR), epochs=1, optimizer="adam",
+                                augment=["shift", "flip"], dropout=0.21298765))
+    assert "adam lr 0.000571," in text and "1 epoch," in text
+    assert "dropout 0.213" in text and "augment shift+flip" in text
+    assert ", 2 epochs," in describe(TrainConfig(epochs=2))
 
 
 @pytest.fixture
-def two_runs(trained_runs, tmp_path):
-    """A copy of the trained runs that a test may change."""
+def two_runs(trained, tmp_path):
+    """A copy of runs/a and runs/b that a test may change."""
     import shutil
-    return shutil.copytree(trained_runs, tmp_path / "runs")
+    return shutil.copytree(trained[0] / "runs", tmp_path / "runs")
 
 
-@pytest.mark.slow  # two_runs trains two runs in-process
+@pytest.mark.slow  # the `trained` runs are trained in-process
 def test_predict_json_for_images_and_for_the_test_grid(capsys, data, two_runs, tmp_path):
     from PIL import Image
     Image.new("L", (40, 50), 200).save(tmp_path / "shirt.png")
@@ -115,7 +135,7 @@ def runs_json(capsys, directory) -> dict:
     return {os.path.basename(e["run"]): e for e in map(json.loads, stdout.splitlines())}
 
 
-@pytest.mark.slow  # two_runs trains two runs in-process
+@pytest.mark.slow  # the `trained` runs are trained in-process
 def test_runs_lists_finished_interrupted_and_running(capsys, two_runs):
     config = two_runs / "b" / "config.json"
     config.write_text(config.read_text().replace('"epochs": 1', '"epochs": 3'))
@@ -129,7 +149,8 @@ def test_runs_lists_finished_interrupted_and_running(capsys, two_runs):
     lines = table.splitlines()
     assert code == 0 and len(lines) == 3 and lines[0].split()[:3] == ["run", "network",
                                                                      "optimiser"]
-    assert "784-256-10 relu" in lines[2] and "sgd lr 0.1" in lines[2] and " 1/3 " in lines[2]
+    assert "784-256-10 relu" in lines[2] and "sgd lr 0.000571" in lines[2]
+    assert " 1/3 " in lines[2]
 
 
 def break_runs(good, runs):
@@ -158,7 +179,7 @@ def break_runs(good, runs):
             "huge", "fifo", "folder"]
 
 
-@pytest.mark.slow  # two_runs trains two runs in-process
+@pytest.mark.slow  # the `trained` runs are trained in-process
 def test_a_run_starting_or_a_missing_folder(capsys, two_runs, tmp_path):
     (two_runs / "starting").mkdir()
     with open(two_runs / "starting" / ".lock", "a") as lock:
@@ -172,7 +193,7 @@ def test_a_run_starting_or_a_missing_folder(capsys, two_runs, tmp_path):
     assert code == 0 and len(stdout.splitlines()) == 2
 
 
-@pytest.mark.slow  # two_runs trains two runs in-process
+@pytest.mark.slow  # the `trained` runs are trained in-process
 def test_runs_gives_one_line_per_broken_run_and_never_a_traceback(capsys, two_runs):
     broken = break_runs(two_runs / "a", two_runs)
     entries = runs_json(capsys, two_runs)
@@ -188,7 +209,7 @@ def test_runs_gives_one_line_per_broken_run_and_never_a_traceback(capsys, two_ru
     assert any(line.split()[0].endswith("/new\\nline") for line in lines)
 
 
-@pytest.mark.slow  # two_runs trains two runs in-process
+@pytest.mark.slow  # the `trained` runs are trained in-process
 def test_compare_tables_the_differences_and_draws_the_curves(capsys, two_runs, tmp_path):
     (two_runs / "bad").mkdir()
     (two_runs / "bad" / "config.json").write_text("{")
@@ -196,16 +217,20 @@ def test_compare_tables_the_differences_and_draws_the_curves(capsys, two_runs, t
                             "--out", tmp_path / "cmp.png", "--json")
     assert code == 0, err
     result = json.loads(stdout)
-    assert result["differences"] == {"lr": [0.5, 0.1], "epochs": [2, 1]}
+    assert result["differences"] == {"lr": [0.5, float(ODD_LR)],
+                                     "weight_decay": [0.0, 0.0000010123456],
+                                     "epochs": [2, 1], "validation": [64, 0]}
     assert [r["epochs_done"] for r in result["runs"]] == [2, 1]
     assert (tmp_path / "cmp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "bad: left out: config.json is not readable JSON" in err
     code, table, _ = cli(capsys, "compare", two_runs / "a", two_runs / "b", "--no-plot")
     rows = {line.split()[0]: line.split()[1:] for line in table.splitlines()[1:]}
-    assert rows["lr"] == ["0.5", "0.1"] and "batch" not in rows and "seed" not in rows
+    assert rows["lr"] == ["0.5", "0.000571"] and rows["validation"] == ["64", "0"]
+    assert rows["val"][0] == "acc" and rows["val"][2] == "-"  # scored in a only
+    assert "batch" not in rows and "seed" not in rows
 
 
-@pytest.mark.slow  # two_runs trains two runs in-process
+@pytest.mark.slow  # the `trained` runs are trained in-process
 def test_compare_refuses_too_few_runs_and_its_own_files(capsys, two_runs):
     code, _, err = cli(capsys, "compare", two_runs / "a", two_runs / "missing")
     assert code == 2 and "two or more" in error_line(err)
@@ -228,6 +253,7 @@ def test_the_comparison_picture_has_labelled_axes_and_one_series_per_run():
     assert loss_ax.get_lines()[1].get_linestyle() == "None"  # one epoch: a marker
 
 
+@pytest.mark.slow  # trains in-process
 def test_explore_quiet_prints_nothing_and_still_writes_its_results(capsys, data, tmp_path):
     code, stdout, err = cli(capsys, "explore", "depth", "--depths", "1", "--width", "8",
                             "--epochs", "1", "--validation", "100", "--data-dir", data,
