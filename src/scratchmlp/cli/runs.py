@@ -198,7 +198,8 @@ def table_row(entry: dict) -> list:
         return [name, f"{entry['state']}: {printable(entry['problem'])}"]
     config, last = entry["config"], (entry["rows"][-1] if entry["rows"] else {})
     from .train import readable
-    network = "-".join(map(str, [784, *config.hidden, 10])) + f" {config.activation}"
+    network = printable("-".join(map(str, [784, *config.hidden, 10])), 40) + \
+        f" {config.activation}"
     optimiser = f"{config.optimizer} lr {readable(config.lr)}"
     metrics = [_number(last.get(key)) for key, _ in METRICS_SHOWN]
     return [name, network, optimiser, f"{entry['epochs_done']}/{entry['epochs']}", *metrics,
