@@ -369,3 +369,57 @@ def test_a_gzip_idx_inflating_past_its_header(tmp_path):
     with pytest.raises(ScratchMLPError, match=r"decompresses to more than the \(10,\) values "
                                               "its IDX header declares"):
         idx.read(path)
+
+
+# ---- a hostile mirror ----------------------------------------------------------------------
+class _HostileMirror:
+    """Answers every GET with `kind`: "huge" (gzip magic then 80 MiB of zeros, no length) or
+    "short" (a Content-Length the body never reaches)."""
+
+    def __init__(self, kind: str):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                if kind == "short":
+                    self.send_header("Content-Length", "1000000")
+                    self.end_headers()
+                    self.wfile.write(b"\x1f\x8b" + bytes(100))
+                    return
+                self.end_headers()
+                try:
+                    self.wfile.write(b"\x1f\x8b")
+                    for _ in range(80):
+                        self.wfile.write(bytes(1 << 20))
+                except OSError:
+                    pass  # the reader stopped at its limit and went away
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+    def __enter__(self):
+        import threading
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_port}/"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("huge", "train-images-idx3-ubyte.gz is larger than 64 MiB, more than any Fashion-MNIST "
+             "file; try another mirror"),
+    ("short", "train-images-idx3-ubyte.gz was cut short (102 of 1,000,000 bytes); try again"),
+])
+def test_a_hostile_mirror_is_one_line_and_stores_nothing(capsys, tmp_path, monkeypatch, kind,
+                                                        message):
+    with _HostileMirror(kind) as url:
+        monkeypatch.setenv("SCRATCHMLP_MIRROR", url)
+        assert_refused(cli(capsys, "train", "--out", "run", "--epochs", 1), message,
+                       "--data-dir DIR names the folder")
+    assert not list((tmp_path / "cache" / "scratchmlp" / "fashion-mnist").iterdir())
+    assert not (tmp_path / "run").exists()

@@ -41,6 +41,7 @@ FILES = {  # name -> SHA-256 of the decompressed IDX bytes
     "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
 MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+MAX_DOWNLOAD = 64 << 20  # bytes of one downloaded .gz: the largest official one is 26 MB
 VALIDATION_SEED = 0  # the split is a property of the data set, not of a run
 _AUGMENT_STREAM = 0xA6  # keeps augmentation draws apart from the shuffle of (seed, epoch)
 SYSTEM_DIRS = ("/usr/share/datasets/fashion-mnist",)
@@ -116,11 +117,27 @@ def locate(data_dir=None, download: bool = True) -> Path:
     return fetch(cache_dir() / "fashion-mnist")
 
 
+def _download(url: str, timeout: float) -> bytes:
+    """The body at `url`: at most MAX_DOWNLOAD + 1 bytes, all that its Content-Length says."""
+    import http.client  # here, not at the top: http.client costs every run ~40 ms to import
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            payload = response.read(MAX_DOWNLOAD + 1)  # a mirror cannot fill the memory
+            declared = response.headers.get("Content-Length", "")
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
+        reason = getattr(e, "reason", e)
+        raise DataNotFound(f"Fashion-MNIST not found locally and the download of {url} "
+                           f"failed ({reason}); " + HOW_TO_GET) from None
+    if declared.isdigit() and int(declared) != len(payload) and len(payload) <= MAX_DOWNLOAD:
+        raise DataNotFound(f"the download of {url} was cut short ({len(payload):,} of "
+                           f"{int(declared):,} bytes); try again, or " + HOW_TO_GET)
+    return payload
+
+
 def fetch(directory: Path, mirror: str = None, timeout: float = 30.0) -> Path:
     """Download the four .gz files from the official mirror into `directory`."""
-    import urllib.error  # here, not at the top: http.client costs every run ~40 ms to import
-    import urllib.request
-
     mirror = mirror or os.environ.get("SCRATCHMLP_MIRROR") or MIRROR
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -132,13 +149,11 @@ def fetch(directory: Path, mirror: str = None, timeout: float = 30.0) -> Path:
         if target.is_file():
             continue
         url = mirror.rstrip("/") + f"/{name}.gz"
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
-                payload = response.read()
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            reason = getattr(e, "reason", e)
-            raise DataNotFound(f"Fashion-MNIST not found locally and the download of {url} "
-                               f"failed ({reason}); " + HOW_TO_GET) from None
+        payload = _download(url, timeout)
+        if len(payload) > MAX_DOWNLOAD:
+            raise DataNotFound(f"the download of {url} is larger than {MAX_DOWNLOAD >> 20} MiB, "
+                               "more than any Fashion-MNIST file; try another mirror, or "
+                               + HOW_TO_GET)
         if payload[:2] != idx.GZIP_MAGIC:  # e.g. a proxy's HTML page: never store it as data
             raise DataNotFound(f"the download of {url} is not gzip data ({len(payload)} "
                                "bytes); try again later, or " + HOW_TO_GET)
