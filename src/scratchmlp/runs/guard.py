@@ -35,8 +35,8 @@ def check_output(path, reads=()):
                                 "writing there would destroy it")
     folder = _real_parent(path)
     if path.name in _RUN_MARKERS and folder is not None and _is_run_folder(folder):
-        raise OutputRefused(path, "run_file", f"is {path.name} of the run folder {folder}; "
-                            "only training that run writes it")
+        raise OutputRefused(path, "run_file", f"is {path.name} of the run folder "
+                            f"{path.parent}; only training that run writes it")
     if path.is_symlink() and target is not None:
         real = Path(os.path.realpath(path))
         if real.name in _RUN_MARKERS and _is_run_folder(real.parent):
