@@ -139,11 +139,14 @@ def runs_json(capsys, directory) -> dict:
 def test_runs_lists_finished_interrupted_and_running(capsys, two_runs):
     config = two_runs / "b" / "config.json"
     config.write_text(config.read_text().replace('"epochs": 1', '"epochs": 3'))
-    with open(two_runs / "a" / ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # as a training process holds it
+    with open(two_runs / "a" / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a training process holds it, with its PID
+        lock.write("4242\n")
+        lock.flush()
         entries = runs_json(capsys, two_runs)
         code, table, _ = cli(capsys, "runs", two_runs)
     assert entries["a"]["state"] == "running" and entries["a"]["epochs_done"] == 2
+    assert entries["a"]["pid"] == 4242 and "running (pid 4242)" in table
     assert entries["b"]["state"] == "interrupted" and entries["b"]["epochs"] == 3
     assert runs_json(capsys, two_runs)["a"]["state"] == "finished"  # lock released
     lines = table.splitlines()

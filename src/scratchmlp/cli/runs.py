@@ -33,24 +33,14 @@ class BadRun(Exception):
     """A run folder that cannot be read; the message says which file and why."""
 
 
-def is_running(folder) -> bool:
-    """True when a process holds RUN/.lock (the trainer holds an fcntl lock on it while it
-    writes the folder): a non-blocking shared lock on it is refused. A missing or unreadable
-    lock file means nobody is training there."""
-    import fcntl
-    import os
-    from pathlib import Path
+def holder(folder):
+    """The PID of the process training in `folder` now (0 if unknown), or None: the run
+    folder's own lock check (runs.RunFolder.holder), which a crashed run never holds."""
+    from ..runs import RunFolder
     try:
-        fd = os.open(Path(folder) / ".lock", os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        return RunFolder(folder).holder()
     except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # drops the shared lock we may have taken
-    return False
+        return None
 
 
 def is_run_folder(folder) -> bool:
@@ -135,10 +125,11 @@ def read_run(folder) -> dict:
     config = read_config(folder)
     rows = read_rows(folder)
     done = rows[-1]["epoch"] if rows else 0
-    state = ("running" if is_running(folder) else
+    pid = holder(folder)
+    state = ("running" if pid is not None else
              "finished" if done >= config.epochs else "interrupted")
     return {"run": str(folder), "config": config, "rows": rows, "epochs_done": done,
-            "epochs": config.epochs, "state": state}
+            "epochs": config.epochs, "state": state, "pid": pid or None}
 
 
 def run_folders(directory) -> list:
@@ -167,8 +158,9 @@ def run(args) -> int:
         try:
             entry = read_run(folder)
         except BadRun as e:  # a run just starting holds its lock before config.json exists
-            entry = {"run": str(folder), "state": "running" if is_running(folder) else
-                     "unreadable", "problem": str(e)}
+            pid = holder(folder)
+            entry = {"run": str(folder), "state": "unreadable" if pid is None else "running",
+                     "pid": pid or None, "problem": str(e)}
         if args.json:
             print(json.dumps(as_json(entry)))
         else:
@@ -184,7 +176,8 @@ def as_json(entry: dict) -> dict:
     last = entry["rows"][-1] if entry["rows"] else {}
     final = {k: (v if v == v and abs(v) != float("inf") else None)
              for k, v in last.items() if k in dict(METRICS_SHOWN)}
-    return {"run": entry["run"], "state": entry["state"], "epochs_done": entry["epochs_done"],
+    return {"run": entry["run"], "state": entry["state"], "pid": entry["pid"],
+            "epochs_done": entry["epochs_done"],
             "epochs": entry["epochs"], "final": final, "config": entry["config"].to_dict()}
 
 
@@ -203,7 +196,7 @@ def table_row(entry: dict) -> list:
     optimiser = f"{config.optimizer} lr {readable(config.lr)}"
     metrics = [_number(last.get(key)) for key, _ in METRICS_SHOWN]
     return [name, network, optimiser, f"{entry['epochs_done']}/{entry['epochs']}", *metrics,
-            entry["state"]]
+            entry["state"] + (f" (pid {entry['pid']})" if entry["pid"] else "")]
 
 
 def format_table(rows: list) -> str:
