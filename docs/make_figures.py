@@ -87,7 +87,7 @@ def importances(stage, rows):
     from scratchmlp.report.sweep import plot_importances
     from scratchmlp.sweep.export import importances as sweep_importances
     from scratchmlp.sweep.space import load_space
-    space = load_space(ROOT / "configs" / "sweep" / f"stage{stage}.json")
+    space = load_space(ROOT / "src" / "scratchmlp" / "recipes" / "sweep" / f"stage{stage}.json")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize")
     complete = [r for r in rows if r["state"] == "complete"]
@@ -125,8 +125,8 @@ def best_curves():
     from scratchmlp.train.config import TrainConfig
     rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
             for row in csv.DictReader(open(DOCS / "best-metrics.csv"))]
-    c = TrainConfig.load(ROOT / "configs" / "best.json")
-    title = (f"configs/best.json: MLP {'-'.join(map(str, [784, *c.hidden, 10]))}, "
+    c = TrainConfig.load(ROOT / "src" / "scratchmlp" / "recipes" / "best.json")
+    title = (f"recipe best: MLP {'-'.join(map(str, [784, *c.hidden, 10]))}, "
              f"{c.optimizer} lr {c.lr:.3g} ({c.schedule}), batch {c.batch_size}, dropout "
              f"{c.dropout:.2f}; the test set scored once, after epoch {rows[-1]['epoch']}")
     plot_curves(rows, IMG / "best-curves.png", title=title)

@@ -2,27 +2,50 @@
 
 Run: `.venv/bin/python tools/strip_notebook.py notebooks/*.ipynb`.
 `--check` changes nothing and exits 1 when a notebook has outputs (for hooks and CI).
+Standard library only (a notebook is JSON), so it runs in any Python 3, no Jupyter needed.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
-import nbformat
 
-
-def dirty_cells(nb) -> list:
+def dirty_cells(nb: dict) -> list:
     """Indexes of the code cells that carry outputs or an execution count."""
-    return [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+    return [i for i, cell in enumerate(nb.get("cells", [])) if cell.get("cell_type") == "code"
             and (cell.get("outputs") or cell.get("execution_count") is not None)]
 
 
-def strip(nb):
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
+def strip(nb: dict) -> dict:
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
     return nb
+
+
+def read(path: Path) -> dict:
+    """The notebook in `path`, or SystemExit with one line saying why it is not one."""
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise SystemExit(f"strip_notebook: {path}: not a readable notebook ({e})") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) \
+            or nb.get("nbformat") != 4:
+        raise SystemExit(f"strip_notebook: {path}: not a notebook of format 4")
+    return nb
+
+
+def write(path: Path, nb: dict):
+    """Jupyter's own layout (one-space indent, sorted keys), through a temp file and a rename."""
+    text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def main(argv) -> int:
@@ -33,7 +56,7 @@ def main(argv) -> int:
         return 2
     found = 0
     for path in paths:
-        nb = nbformat.read(path, as_version=4)
+        nb = read(path)
         cells = dirty_cells(nb)
         if not cells:
             continue
@@ -41,10 +64,7 @@ def main(argv) -> int:
         if check:
             print(f"{path}: outputs in cells {cells}; run tools/strip_notebook.py {path}")
             continue
-        nbformat.validate(strip(nb))
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write(path, strip(nb))
         print(f"{path}: cleared {len(cells)} cells")
     return 1 if check and found else 0
 

@@ -9,7 +9,8 @@ HELP = "export a trained run to ONNX (input images float32 (N,1,28,28), output p
 
 def register(subparsers):
     p = subparsers.add_parser("export", help=HELP, description=HELP + ". Needs the optional "
-                              "extra: pip install 'scratchmlp[onnx]'")
+                              "extra scratchmlp[onnx] (onnx, onnxruntime); in a checkout: "
+                              ".venv/bin/pip install -e '.[onnx]'")
     p.add_argument("run", metavar="RUN", help="run folder (or its model.npz)")
     p.add_argument("--onnx", metavar="FILE", required=True, help="the .onnx file to write")
     p.add_argument("--check", action="store_true",
@@ -26,6 +27,7 @@ def run(args) -> int:
     from ..exporting import check_onnx, export_onnx
     from ..train.modelfile import load_model
     from ..runs import check_output
+    _check_installed(args.check)
     path = run_model_path(args.run)
     out = Path(args.onnx)
     check_output(out, reads=[path])  # before reading: a refusal touches nothing
@@ -49,3 +51,16 @@ def run(args) -> int:
         print(f"onnxruntime on {report['n']} test images: max |difference| of probabilities "
               f"{report['max_abs_diff']:.2e}, same top class for {report['same_class']:.2%}")
     return 0
+
+
+def _check_installed(check: bool):
+    """onnx (and onnxruntime for --check), said with the command that installs them here."""
+    import importlib.util
+
+    from ..errors import ScratchMLPError
+    from .common import install_hint
+    missing = [m for m in ("onnx", "onnxruntime")[:2 if check else 1]
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ScratchMLPError(f"ONNX export needs {' and '.join(missing)}, not installed; "
+                              f"install them: {install_hint('onnx', 'onnx onnxruntime')}")

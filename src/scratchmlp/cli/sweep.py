@@ -28,8 +28,9 @@ def register(subparsers):
     p.add_argument("--out", metavar="DIR", default="runs/sweep",
                    help="output folder (default runs/sweep)")
     p.add_argument("--best", metavar="FILE", help="also write the best configuration here")
-    p.add_argument("--space", metavar="FILE",
-                   help="JSON object narrowing the search space, e.g. "
+    p.add_argument("--space", metavar="FILE|NAME|JSON",
+                   help="JSON object narrowing the search space, in a file, by name (the "
+                        "shipped stage1, stage2, stage3) or as text, e.g. "
                         '{"optimizer": ["adam"], "lr": {"low": 1e-4, "high": 1e-2, "log": true}}')
     p.add_argument("--epochs", type=int, metavar="N",
                    help="fix every trial's epochs to N instead of searching them")
@@ -66,7 +67,8 @@ def run(args) -> int:
     from ..sweep.space import load_space
     from .train import _StopFlag
 
-    space = load_space(args.space, {"epochs": args.epochs} if args.epochs else None)
+    space = load_space(_space_source(args.space),
+                       {"epochs": args.epochs} if args.epochs else None)
     settings = study.SweepSettings(
         out=args.out, storage=args.storage, study=args.study, trials=args.trials,
         workers=args.workers, subset=args.subset, validation=args.validation, seed=args.seed,
@@ -98,6 +100,14 @@ def run(args) -> int:
                               "again to continue the study")
         raise interrupted
     return 0
+
+
+def _space_source(text):
+    """--space as JSON text, a file, or a shipped search space by name (stage1, ...)."""
+    if text is None or text.lstrip().startswith("{"):
+        return text
+    from ..recipes import find
+    return find(text, "search space")
 
 
 def _check_numbers(args):

@@ -79,8 +79,9 @@ def add_setting_flags(p, hidden: bool = True):
                         "(left-right), or shift,flip; 'none' turns it off (default none)")
     p.add_argument("--subset", type=_number(int), metavar="N",
                    help="train on the first N training images only (default all)")
-    p.add_argument("--config", metavar="FILE", help="read settings from a JSON file "
-                                                     "(flags given here override it)")
+    p.add_argument("--config", metavar="FILE|NAME",
+                   help="read settings from a JSON file, or a shipped recipe by name: chapter, "
+                        "best (flags given here override it)")
 
 
 def register(subparsers):
@@ -107,10 +108,11 @@ def register(subparsers):
 
 
 def config_from_flags(args, base: dict = None):
-    """A TrainConfig: `base` (or --config FILE, or the chapter's), then the flags given."""
+    """A TrainConfig: `base` (or --config FILE|NAME, or the chapter's), then the flags given."""
     from ..train.config import TrainConfig
     if getattr(args, "config", None):
-        base = TrainConfig.load(args.config).to_dict()
+        from ..recipes import find
+        base = TrainConfig.load(find(args.config)).to_dict()
     elif base is None:
         base = TrainConfig().to_dict()
     for name in SETTINGS:

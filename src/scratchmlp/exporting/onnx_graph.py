@@ -17,7 +17,7 @@ INPUT_NAME, OUTPUT_NAME = "images", "probabilities"
 # with IR version 7 is what onnxruntime has read since 1.6, so old runtimes load the file too.
 OPSET, IR_VERSION = 13, 7
 ONNX_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
-INSTALL = "pip install 'scratchmlp[onnx]' (or: pip install onnx onnxruntime)"
+INSTALL = "pip install onnx onnxruntime"  # works however scratchmlp itself was installed
 
 
 def _require(module: str):
