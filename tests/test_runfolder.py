@@ -252,3 +252,16 @@ def test_a_folder_holding_only_a_stale_temp_file_is_a_new_run(capsys, data_dir):
     code, _, err = train(capsys, data_dir, "--out", "crashed", "--epochs", 1)
     assert code == 0, err
     assert not os.path.exists("crashed/.model.npz.abc123.tmp")
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (lambda: (os.mkdir("run"), os.symlink("/nonexistent", "run/.lock")), ".lock there is not a plain file"),
+    (lambda: os.makedirs("run/.lock"), ".lock there is not a plain file"),
+    (lambda: os.symlink("nowhere", "run"), "run: is a link to nothing"),
+    (lambda: os.mkfifo("run"), "run: exists and is not a folder"),
+], ids=["lock-symlink", "lock-folder", "dangling-link", "fifo"])
+def test_odd_things_where_the_run_folder_or_its_lock_should_be(capsys, data_dir, make, fragment):
+    make()
+    before = sorted(os.listdir("."))
+    assert_refused(train(capsys, data_dir, "--out", "run", "--epochs", 1), fragment)
+    assert sorted(os.listdir(".")) == before

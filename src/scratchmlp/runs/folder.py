@@ -67,6 +67,13 @@ class RunFolder:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if self.path.exists() and not self.path.is_dir():
             raise RunFolderError(self.path, "not_a_folder", "exists and is not a folder")
+        if self.path.is_symlink() and not self.path.exists():
+            raise RunFolderError(self.path, "not_a_folder", "is a link to nothing")
+        lock = self.path / LOCK_NAME
+        if lock.is_symlink() or lock.exists() and not lock.is_file():
+            raise RunFolderError(self.path, "bad_lock", f"{LOCK_NAME} there is not a plain "
+                                 "file (a link, folder or device); remove it if no "
+                                 "scratchmlp process is using the folder")
         holder = self.holder()
         if holder is not None:
             raise _in_use(self.path, holder)
