@@ -22,8 +22,9 @@ def register(subparsers):
     p.add_argument("--workers", type=int, default=1,
                    help="local worker processes sharing the study (default 1)")
     p.add_argument("--storage", metavar="URL",
-                   help="study database, e.g. postgresql://user:pass@host/db for workers on "
-                        "many machines (default: sqlite file OUT/study.db)")
+                   help="study database, e.g. postgresql://user@host/db for workers on many "
+                        "machines, the password in ~/.pgpass, not here (see docs/sweeps.md; "
+                        "default: sqlite file OUT/study.db)")
     p.add_argument("--study", default="scratchmlp", help="study name (default scratchmlp)")
     p.add_argument("--out", metavar="DIR", default="runs/sweep",
                    help="output folder (default runs/sweep)")
