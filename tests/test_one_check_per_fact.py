@@ -131,3 +131,24 @@ def test_check_weights_refuses_what_does_not_fit(change, message):
     change(arrays)
     with pytest.raises(ranges.ScratchMLPError, match=message):
         check_weights(arrays, [4, 3, 2], "model.npz")
+
+
+# ---- one CSV writer, one table formatter ----------------------------------------------------
+def test_write_csv_formats_floats_leaves_out_extra_keys_and_writes_none_empty(tmp_path):
+    from scratchmlp.files import write_csv
+    rows = [{"epoch": 1, "loss": 0.5, "note": None, "extra": "x"}, {"epoch": 2, "loss": 1 / 3}]
+    write_csv(tmp_path / "a.csv", ["epoch", "loss", "note"], rows)
+    assert (tmp_path / "a.csv").read_text() == "epoch,loss,note\n1,0.500000,\n2,0.333333,\n"
+    write_csv(tmp_path / "b.csv", ["loss"], rows, float_format=None)
+    assert (tmp_path / "b.csv").read_text() == f"loss\n0.5\n{1 / 3!r}\n"
+
+
+def test_text_table_aligns_columns_and_lets_a_short_row_run_on():
+    from scratchmlp.report.table import text_table
+    table = text_table(["name", "n", "state"], [["a", "1000", "ok"], ["bb", "7", "ok"],
+                                                 ["c", "unreadable: a long message"]],
+                       align="<><")
+    assert table.splitlines() == ["name     n  state",
+                                  "a     1000  ok",
+                                  "bb       7  ok",
+                                  "c     unreadable: a long message"]

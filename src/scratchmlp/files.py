@@ -75,6 +75,27 @@ def atomic_write_text(path, text: str):
         f.write(text)
 
 
+def write_csv(path, fields: list, rows: list, float_format: str | None = ".6f"):
+    """The one CSV writer: `rows` (dicts) under the header `fields`, written atomically. Keys
+    outside `fields` are left out, a missing or None value is an empty cell, and a float is
+    written with `float_format` (None: as Python prints it)."""
+    import csv
+    import io
+
+    def cell(value):
+        if value is None:
+            return ""
+        if isinstance(value, float) and float_format is not None:
+            return format(value, float_format)
+        return value
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(fields)
+    writer.writerows([cell(row.get(name)) for name in fields] for row in rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
 MAX_JSON_BYTES = 1 << 20  # a config or search space is a few hundred bytes; 1 MiB is plenty
 _MAX_DIGITS = 100  # digits of one JSON number: no setting needs more
 _MAX_TEXT = 1000  # characters of one JSON string or key: settings are short names, and an

@@ -72,10 +72,8 @@ def difference_table(entries: list) -> str:
         if any(e["rows"] and key in e["rows"][-1] for e in entries):
             rows.append([label] + [_number(e["rows"][-1].get(key)) if e["rows"] else "-"
                                    for e in entries])
-    table = [["", *names]] + rows
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
-                     for row in table)
+    from ..report.table import text_table
+    return text_table(["", *names], rows)
 
 
 def _output(out, entries):

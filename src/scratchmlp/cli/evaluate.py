@@ -61,13 +61,12 @@ def run(args) -> int:
 
 def table(result) -> str:
     """Per class: examples, correct, accuracy, and the class it is most often mistaken for."""
-    width = max(len(name) for name in result.labels)
-    lines = [f"{'class':<{width}}  {'n':>5}  {'correct':>7}  {'accuracy':>8}  most confused with"]
+    from ..report.table import text_table
+    rows = []
     for c, name in enumerate(result.labels):
         confused = result.most_confused_with(c)
         mistaken = f"{result.labels[confused[0]]} ({confused[1]})" if confused else "-"
-        accuracy = result.per_class_accuracy[c]
-        shown = f"{accuracy:8.4f}" if result.support[c] else f"{'-':>8}"
-        lines.append(f"{name:<{width}}  {result.support[c]:>5}  {result.correct[c]:>7}  "
-                     f"{shown}  {mistaken}")
-    return "\n".join(lines)
+        accuracy = f"{result.per_class_accuracy[c]:.4f}" if result.support[c] else "-"
+        rows.append([name, str(result.support[c]), str(result.correct[c]), accuracy, mistaken])
+    return text_table(["class", "n", "correct", "accuracy", "most confused with"], rows,
+                      align="<>>><")

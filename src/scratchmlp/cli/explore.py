@@ -208,20 +208,11 @@ def _say(args):
 
 
 def _write_outputs(kind, results, out, points):
-    import csv
-    import io
-
-    from ..files import atomic_write_text
+    from ..files import write_csv
     from ..report.explore import plot_exploration
     from ..runs.exploration import RESULT_FIELDS
 
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=RESULT_FIELDS, extrasaction="ignore",
-                            lineterminator="\n")
-    writer.writeheader()
-    for r in results:
-        writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
-    atomic_write_text(out / "results.csv", buffer.getvalue())
+    write_csv(out / "results.csv", RESULT_FIELDS, results)
     xlabel, scale = AXES[kind]
     plot_exploration(results, out / f"{kind}.png", xlabel, scale, title=_title(kind, points),
                      xticks=[r["x"] for r in results])
@@ -250,7 +241,5 @@ def format_results(results) -> str:
         status = r["status"] if r["status"] == "ok" else f"DIVERGED {r['diverged_at']}"
         rows.append([r["name"], status, num("train_loss"), num("train_acc"), num("val_acc"),
                      num("test_acc"), f"{r['seconds'] / 60:.1f}"])
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
-    return "\n".join(lines)
+    from ..report.table import text_table
+    return text_table(header, rows)

@@ -201,12 +201,8 @@ def table_row(entry: dict) -> list:
 
 def format_table(rows: list) -> str:
     """Columns aligned over the full rows; a short (unreadable) row runs on after its name."""
-    full = [row for row in rows if len(row) == len(HEADER)]
-    widths = [max([len(h)] + [len(row[i]) for row in full]) for i, h in enumerate(HEADER)]
-    widths[0] = max([widths[0]] + [len(row[0]) for row in rows])
-    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADER, widths)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    return "\n".join(lines)
+    from ..report.table import text_table
+    return text_table(HEADER, rows)
 
 
 def _number(value) -> str:

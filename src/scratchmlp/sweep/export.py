@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -11,7 +9,8 @@ import optuna
 from optuna.trial import TrialState
 
 from ..errors import ScratchMLPError
-from ..files import atomic_write_text
+from ..files import atomic_write_text, write_csv
+from ..report.table import text_table
 from ..train.config import TrainConfig
 
 COLUMNS = ["number", "state", "value", "epochs_run", "seconds", "hidden", "activation", "init",
@@ -48,12 +47,7 @@ def _cell(value, name=""):
 
 
 def write_table(rows: list, path):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
-    atomic_write_text(path, buffer.getvalue())
+    write_csv(path, COLUMNS, rows, float_format=None)
 
 
 def format_table(rows: list) -> str:
@@ -63,11 +57,7 @@ def format_table(rows: list) -> str:
              "augment"]
     ordered = sorted(rows, key=lambda r: (r["value"] is None, -(r["value"] or 0), r["number"]))
     cells = [[_cell(r[c], c) for c in shown] for r in ordered]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) if cells else len(c)
-              for i, c in enumerate(shown)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(shown, widths))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
-    return "\n".join(lines)
+    return text_table(shown, cells)
 
 
 def best_config(study) -> TrainConfig:

@@ -4,11 +4,10 @@ accuracy, seconds, examples per second)."""
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 
 from ..errors import ScratchMLPError
-from ..files import atomic_write_text
+from ..files import write_csv
 
 METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "test_acc", "seconds", "examples_per_s"]
 
@@ -28,11 +27,5 @@ def read_metrics(path) -> list:
 
 
 def write_metrics(path, rows: list):
-    buffer = io.StringIO()
     fields = METRIC_FIELDS + (["val_acc"] if any("val_acc" in row for row in rows) else [])
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore",
-                            lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()})
-    atomic_write_text(path, buffer.getvalue())
+    write_csv(path, fields, rows)
