@@ -84,3 +84,13 @@ def test_split_stack_where_clip_expand_squeeze():
     numpy.testing.assert_array_equal(np.clip(x, 1, 4).asnumpy(), [[1, 1, 2], [3, 4, 4]])
     assert np.squeeze(np.expand_dims(x, 0)).shape == (2, 3)
     assert float(np.linalg.norm(np.array([3.0, 4.0]))) == 5.0
+
+
+def test_max_sends_the_whole_gradient_to_every_tie_as_mxnet():
+    """MXNet's _backward_np_max multiplies by the mask x == max (no sharing)."""
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]])
+    x.attach_grad()
+    with autograd.record():
+        y = x.max(axis=1)
+    y.backward()
+    numpy.testing.assert_array_equal(x.grad.asnumpy(), [[0, 1, 1], [1, 0, 0]])

@@ -13,8 +13,8 @@ import time
 
 import numpy as _numpy
 
-from . import data as _data, gluon
-from . import np
+from . import data as _data, gluon, np
+from .data import get_fashion_mnist_labels  # noqa: F401
 from .engine import Array
 from .engine.array import pause as _pause
 from .nn.optim import sgd  # noqa: F401
@@ -23,7 +23,6 @@ from .report._mpl import in_notebook, pyplot as _pyplot
 from .train.loop import (  # noqa: F401
     Accumulator, accuracy, evaluate_accuracy, predict, train, train_epoch,
 )
-from .data import get_fashion_mnist_labels  # noqa: F401,E402
 
 
 def __getattr__(name):

@@ -537,13 +537,12 @@ def mean(a, axis=None, keepdims=False):
 def max(a, axis=None, keepdims=False):  # noqa: A001 - mirrors numpy's name
     top = np.max(a, axis=axis, keepdims=True)
 
-    def vjp(g):  # ties share the gradient equally
-        winners = a == top
+    def vjp(g):  # every tie gets the whole gradient, as MXNet's (a mask of a == max)
         if keepdims or axis is None:
             g = _expand(g, top.shape, None, True)
         else:
             g = np.expand_dims(g, axis)
-        return winners * g / winners.sum(axis=axis, keepdims=True)
+        return (a == top) * g
 
     return (top if keepdims else np.squeeze(top, axis=axis)), (vjp,)
 
