@@ -240,8 +240,14 @@ def test_compare_refuses_too_few_runs_and_its_own_files(capsys, two_runs):
     before = (two_runs / "a" / "metrics.csv").read_bytes()
     code, _, err = cli(capsys, "compare", two_runs / "a", two_runs / "b",
                        "--out", two_runs / "a" / "metrics.csv")
-    assert code == 2 and "choose another --out" in error_line(err)
+    assert code == 2 and "cannot draw a .csv picture" in error_line(err)
     assert (two_runs / "a" / "metrics.csv").read_bytes() == before
+    (two_runs / "link.png").symlink_to(two_runs / "b" / "config.json")
+    for out, words in (("a/curves.png", "is a picture of the run"),
+                       ("link.png", "is the file this command reads")):
+        code, _, err = cli(capsys, "compare", two_runs / "a", two_runs / "b", "--out",
+                           two_runs / out)
+        assert code == 2 and words in error_line(err), out
 
 
 def test_the_comparison_picture_has_labelled_axes_and_one_series_per_run():

@@ -77,18 +77,27 @@ def difference_table(entries: list) -> str:
 
 
 def _output(out, entries):
-    """--out, unless it would replace a file of a run being compared."""
+    """--out as a picture's path, unless it would replace a file the command reads (a run's
+    config.json, metrics.csv) or any file of a run being compared."""
     import os
-    from pathlib import Path
 
     from ..errors import ScratchMLPError
-    from .runs import RUN_MARKERS
-    target = os.path.realpath(out)
+    from ..runs import PICTURES, check_output
+    from ..runs.guard import OutputRefused
+    from .common import picture_path
+    path = picture_path(out)
+    try:
+        check_output(path, reads=[f"{e['run']}/{name}" for e in entries
+                                  for name in ("config.json", "metrics.csv")])
+    except OutputRefused as e:
+        raise ScratchMLPError(f"{e}; choose another --out") from None
+    target = os.path.realpath(path)
     for e in entries:
         if os.path.dirname(target) == os.path.realpath(e["run"]) and \
-                os.path.basename(target) in (*RUN_MARKERS, "curves.png", "predictions.png"):
-            raise ScratchMLPError(f"{out}: is a file of the run {e['run']}; choose another --out")
-    return Path(out)
+                os.path.basename(target) in PICTURES:
+            raise ScratchMLPError(f"{out}: is a picture of the run {e['run']}; choose "
+                                  "another --out")
+    return path
 
 
 def _draw(entries, out):
