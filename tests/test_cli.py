@@ -178,3 +178,13 @@ def test_user_mistakes_are_one_line_and_exit_2(tmp_path, args, needle):
     assert done.returncode == 2
     assert needle in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_version_is_looked_up_only_when_asked():
+    probe = ("import sys\nfrom scratchmlp.cli import main\ntry:\n    main(['--help'])\n"
+             "except SystemExit:\n    pass\nprint('importlib.metadata' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == "False"  # --help stays fast
+    done = subprocess.run([sys.executable, "-m", "scratchmlp", "--version"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("scratchmlp 0.")
