@@ -126,9 +126,9 @@ def best_curves():
     rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
             for row in csv.DictReader(open(DOCS / "best-metrics.csv"))]
     c = TrainConfig.load(ROOT / "src" / "scratchmlp" / "recipes" / "best.json")
-    title = (f"recipe best: MLP {'-'.join(map(str, [784, *c.hidden, 10]))}, "
-             f"{c.optimizer} lr {c.lr:.3g} ({c.schedule}), batch {c.batch_size}, dropout "
-             f"{c.dropout:.2f}; the test set scored once, after epoch {rows[-1]['epoch']}")
+    title = (f"recipe best: {'-'.join(map(str, [784, *c.hidden, 10]))} {c.activation}, "
+             f"{c.optimizer} lr {c.lr:.3g} {c.schedule}, batch {c.batch_size}, dropout "
+             f"{c.dropout:.2f}; test scored once, at epoch {rows[-1]['epoch']}")
     plot_curves(rows, IMG / "best-curves.png", title=title)
     print("best-curves.png from docs/best-metrics.csv")
 

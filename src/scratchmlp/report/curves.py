@@ -111,7 +111,7 @@ def plot_curves(rows, path, title: str = None):
     return Path(path)
 
 
-def wrap_title(text: str, width: int = 64) -> str:
+def wrap_title(text: str, width: int = 60) -> str:
     """A long title on two or three lines instead of clipped at the figure's edge."""
     import textwrap
     return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) or text
