@@ -142,3 +142,14 @@ def test_the_sweep_computes_the_importance_its_picture_names():
     assert weights == optuna.importance.get_param_importances(
         study, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
     assert "PED-ANOVA" in draw_importances(weights, 6).axes[0].get_title()
+
+
+def test_a_long_title_stays_inside_the_figure():
+    from scratchmlp.report.curves import draw_curves
+    title = ("recipe best: 784-2048-2048-10 relu, adam lr 0.000571 cosine, batch 128, "
+             "dropout 0.21; test scored once, at epoch 30")
+    fig = draw_curves(rows(30), title)
+    fig.tight_layout()
+    fig.canvas.draw()
+    box = fig.axes[0].title.get_window_extent()
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height
