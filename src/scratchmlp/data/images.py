@@ -177,8 +177,9 @@ def load_image(path) -> np.ndarray:
 
     `path` may also be a binary file object, such as io.BytesIO.
     """
-    image = _open(path if hasattr(path, "read") else Path(path))
-    grey = _greyscale(image)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's notes on odd files ("Corrupt EXIF data")
+        grey = _greyscale(_open(path if hasattr(path, "read") else Path(path)))
     if not np.isfinite(grey).all():
         raise ScratchMLPError(f"{path}: holds NaN or infinite pixel values; save it again as "
                               "PNG or JPEG")
@@ -187,6 +188,12 @@ def load_image(path) -> np.ndarray:
 
 def thumbnail(path, size: int = 112) -> np.ndarray:
     """The picture as given, uint8 RGB, its longest side at most `size`: for showing beside."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # as in load_image
+        return _thumbnail(path, size)
+
+
+def _thumbnail(path, size: int) -> np.ndarray:
     Image, _ = _pil()
     image = _open(Path(path), "RGB", 2 * size)
     if image.mode in ("I;16", "I;16L", "I;16B", "I", "F"):
