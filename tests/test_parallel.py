@@ -95,3 +95,21 @@ def test_default_is_the_cores_this_process_may_use():
     import os
     assert parallel.default_threads() == len(os.sched_getaffinity(0))
     assert parallel.set_threads(None) == parallel.default_threads()
+
+
+def test_a_forked_child_gets_its_own_threads():
+    import os
+    parallel.set_threads(3)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a chunked matmul must finish (no helper threads were copied)
+        try:
+            a = np.ones((256, 784), np.float32)
+            ok = parallel.matmul(a, np.ones((784, 256), np.float32))[0, 0] == 784
+            os.write(write, f"{int(ok)} {parallel.threads()}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    message = os.read(read, 100).decode()
+    os.waitpid(pid, 0)
+    assert message == "1 3"

@@ -49,7 +49,8 @@ class _Job:
         self._next = itertools.count()  # next() on it is atomic under the GIL
         self._left = len(ranges)
         self._lock = threading.Lock()
-        self._done = threading.Event()
+        self._done = threading.Lock()  # held until the last chunk is done (cheaper than an Event)
+        self._done.acquire()
         self.error = None
 
     def work(self):
@@ -63,10 +64,10 @@ class _Job:
             with self._lock:
                 self._left -= 1
                 if self._left == 0:
-                    self._done.set()
+                    self._done.release()
 
     def wait(self):
-        self._done.wait()
+        self._done.acquire()
         if self.error is not None:
             raise self.error
 
@@ -132,8 +133,19 @@ def threads() -> int:
 
 def pool() -> Pool:
     if _pool[0] is None:
-        set_threads(None)
+        set_threads(_wanted[0])
     return _pool[0]
+
+
+def _after_fork_in_child():
+    """A forked child has the pool's object but not its threads: start a new pool of the
+    same size on its first use there (the BLAS limit is inherited)."""
+    if _pool[0] is not None:
+        _wanted[0], _pool[0] = _pool[0].threads, None
+
+
+_wanted: list = [None]
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _hold_blas_at_one_thread():
