@@ -260,6 +260,7 @@ def test_the_comparison_picture_has_labelled_axes_and_one_series_per_run():
     assert loss_ax.get_ylabel() and acc_ax.get_ylabel() == "accuracy"
     assert fig._suptitle.get_text() == "2 runs compared"
     assert loss_ax.get_lines()[1].get_linestyle() == "None"  # one epoch: a marker
+    assert list(loss_ax.get_xticks()) == [1, 2, 3] and loss_ax.get_xlim()[0] <= 0.6
 
 
 @pytest.mark.slow  # trains in-process

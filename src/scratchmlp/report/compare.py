@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._mpl import pyplot
-from .curves import _is_number, _save_atomic
+from .curves import _is_number, _save_atomic, epoch_axis
 
 
 def draw_comparison(series: list):
     """`series` = [(name, metric rows)]. Left: training loss; right: test accuracy (solid)
     and validation accuracy (dotted) when scored. Returns the figure."""
-    from matplotlib.ticker import MaxNLocator
     plt = pyplot()
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    epochs = [r["epoch"] for _, rows in series for r in rows if _is_number(r.get("epoch"))]
     for k, (name, rows) in enumerate(series):
         color = colors[k % len(colors)]
         _line(loss_ax, rows, "train_loss", name, color, "-")
@@ -26,7 +26,7 @@ def draw_comparison(series: list):
                                                           "(dotted) accuracy")):
         ax.set_xlabel("epoch")
         ax.set_title(what, fontsize=9)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        epoch_axis(ax, epochs)
         ax.grid(True, alpha=0.4)
         if ax.get_lines():
             ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,

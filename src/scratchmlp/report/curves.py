@@ -68,7 +68,6 @@ def draw_curves(rows, title: str = None):
     """The chapter's figure from metric rows: epoch on x; train loss, train acc, validation
     acc (when the run held images out) and test acc. A metric scored at a single epoch (a
     one-epoch run, `train --test-once`) is a marker, in the legend too. Returns the figure."""
-    from matplotlib.ticker import MaxNLocator
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     epochs = [r["epoch"] for r in rows]
@@ -85,13 +84,7 @@ def draw_curves(rows, title: str = None):
         else:
             ax.plot(xs, ys, color=color, ls=style, marker="o" if len(scored) <= 12 else None,
                     ms=4, label=label)
-    first, last = (min(epochs), max(epochs)) if epochs else (1, 1)
-    pad = 0.5 if last - first < 10 else (last - first) * 0.03  # no point on the frame
-    ax.set_xlim(first - pad, last + pad)
-    if last - first < 10:  # epochs are whole numbers: no tick at 1.2 or 1.4
-        ax.set_xticks(range(first, last + 1))
-    else:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+    epoch_axis(ax, epochs)
     ax.set_ylim(0, max([1.0] + values) * 1.05)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (cross-entropy) / accuracy")
@@ -109,6 +102,19 @@ def plot_curves(rows, path, title: str = None):
     _save_atomic(fig, path)
     pyplot().close(fig)
     return Path(path)
+
+
+def epoch_axis(ax, epochs):
+    """Whole-number epoch ticks (none at 1.2 or 1.4) and room around the first and last
+    epoch, so no point sits half outside the frame."""
+    from matplotlib.ticker import MaxNLocator
+    first, last = (min(epochs), max(epochs)) if epochs else (1, 1)
+    pad = 0.5 if last - first < 10 else (last - first) * 0.03
+    ax.set_xlim(first - pad, last + pad)
+    if last - first < 10:
+        ax.set_xticks(range(int(first), int(last) + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
 def wrap_title(text: str, width: int = 60) -> str:
