@@ -102,12 +102,17 @@ def read_only_folder(tmp_path):
         subprocess.run(["umount", str(folder)], check=True)
 
 
-def test_out_in_a_read_only_folder_is_refused(capsys, data, read_only_folder):
+def test_out_in_a_read_only_folder_is_refused(capsys, tmp_path, data, read_only_folder):
     for out in (read_only_folder, read_only_folder / "sweep"):
         assert_refused(sweep(capsys, data, "--out", out, "--trials", 1),
                        f"{read_only_folder}: not writable (read-only or not yours), so {out} "
                        "cannot be written; choose another --out")
-    assert list(read_only_folder.iterdir()) == []
+    best = read_only_folder / "best.json"  # written after the trials: refused before them
+    assert_refused(sweep(capsys, data, "--out", tmp_path / "out", "--best", best),
+                   f"{read_only_folder}: not writable", "choose another --best")
+    assert_refused(sweep(capsys, data, "--out", tmp_path / "out", "--best", tmp_path),
+                   "is a folder; name a file such as best.json")
+    assert list(read_only_folder.iterdir()) == [] and not (tmp_path / "out").exists()
 
 
 # ---- storages that are not this Optuna's studies ----------------------------------------------
@@ -124,6 +129,21 @@ def test_a_study_db_of_a_newer_optuna_schema_is_refused_untouched(capsys, tmp_pa
     assert_refused(sweep(capsys, data, "--out", out, "--trials", 1),
                    "table schema this Optuna", "cannot read", "use the Optuna that wrote it")
     assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("url, fragment", [
+    ("study.db", "'study.db' is not a database URL; expected sqlite:///FILE or postgresql://"),
+    ("nosuchdb://u:secret@host/x", "storage nosuchdb://u:***@host/x: unknown kind of database "
+                                   "'nosuchdb'; use sqlite or postgresql"),
+    ("sqlite://", "an in-memory SQLite database would vanish with this process"),
+    ("sqlite:///missing/study.db", "no folder missing for the study database"),
+])
+def test_storage_urls_that_cannot_hold_a_study_are_refused_first(capsys, tmp_path, data, url,
+                                                                 fragment):
+    line = assert_refused(sweep(capsys, data, "--out", tmp_path / "out", "--storage", url,
+                                "--trials", 1), fragment)
+    assert "secret" not in line and not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
 @pytest.mark.parametrize("make, fragment", [

@@ -63,6 +63,12 @@ def run(args) -> int:
     from .common import check_output_folder
     _check_numbers(args)
     check_output_folder(args.out)
+    if args.best:  # written at the end: refused now rather than after hours of trials
+        from pathlib import Path
+        if Path(args.best).is_dir():
+            raise ScratchMLPError(f"--best {args.best}: is a folder; name a file such as "
+                                  "best.json")
+        check_output_folder(Path(args.best).parent, "--best")
     _check_installed(args.storage)
     from ..sweep import export, study
     from ..sweep.space import load_space
@@ -76,6 +82,7 @@ def run(args) -> int:
         space=space, heartbeat=args.heartbeat, prune=not args.no_prune,
         prune_warmup=args.prune_warmup, prune_percentile=args.prune_percentile,
         data_dir=args.data_dir, threads=args.threads)
+    study.check_storage(settings.storage_url(), made_here=not args.storage)
     data = None if args.report_only else _checked_data(args)  # before the study holds anything
     where = study.safe_url(settings.storage_url())
     print(f"sweep: study {settings.study!r} in {where}, {settings.trials} trials, "

@@ -157,6 +157,35 @@ def storage_lock(url: str):
         yield
 
 
+def check_storage(url: str, made_here: bool = False):
+    """Refuse, before anything is opened or created, a URL that cannot hold a study: not a
+    URL, a database kind or driver that is not installed, an in-memory SQLite database (it
+    would vanish with this process), an SQLite file in a missing folder (unless `made_here`:
+    the output folder, made when the study is), another program's SQLite file."""
+    import sqlalchemy
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+        parsed.get_dialect().import_dbapi()
+    except sqlalchemy.exc.NoSuchModuleError:  # (a kind of ArgumentError: first)
+        raise ScratchMLPError(f"storage {safe_url(url)}: unknown kind of database "
+                              f"{url.split(':', 1)[0]!r}; use sqlite or postgresql") from None
+    except sqlalchemy.exc.ArgumentError:
+        raise ScratchMLPError(f"{safe_url(url)!r} is not a database URL; expected "
+                              "sqlite:///FILE or postgresql://USER@HOST/DATABASE") from None
+    except ImportError as e:
+        raise ScratchMLPError(f"storage {safe_url(url)} needs a database driver that is not "
+                              f"installed ({e})") from None
+    if parsed.get_backend_name() != "sqlite":
+        return
+    if parsed.database in (None, "", ":memory:"):
+        raise ScratchMLPError(f"storage {url}: an in-memory SQLite database would vanish with "
+                              "this process; name a file, sqlite:///FILE")
+    folder = Path(parsed.database).parent
+    if not made_here and not folder.is_dir():
+        raise ScratchMLPError(f"storage {url}: no folder {folder} for the study database")
+    _check_sqlite_file(url)
+
+
 def _check_sqlite_file(url: str):
     """An existing SQLite file must be an Optuna study database (or empty): Optuna would
     otherwise add its tables to another program's file."""
