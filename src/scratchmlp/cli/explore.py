@@ -114,10 +114,9 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..errors import ScratchMLPError
-    from ..runs.exploration import best, explore
+    from ..runs.exploration import explore
     from .train import _StopFlag, config_from_flags
 
-    say = _say(args)  # print, or nothing with --quiet
     if args.validation <= 0:
         raise ScratchMLPError("--validation must be positive: explorations compare points on "
                               "the validation split, not on the test set")
@@ -137,20 +136,42 @@ def run(args) -> int:
     if args.force and (out / "points").is_dir():
         shutil.rmtree(out / "points")
     data = load_data(args)
-    say(f"explore {args.kind}: {len(points)} points, {base.epochs} epochs each, "
-        f"validation {base.validation} images -> {out}")
+    lines = _Lines(args, points, base)
+    lines.say(f"explore {args.kind}: {len(points)} points, {base.epochs} epochs each, "
+              f"validation {base.validation} images -> {out}")
+    with _StopFlag() as stop, _point_advice():
+        results = explore(points, out, data, on_point_start=lines.point_start,
+                          on_point_done=lines.point_done, on_epoch=lines.epoch_done,
+                          should_stop=stop, loss_limit=loss_limit)
+    _write_outputs(args.kind, results, out, points)
+    lines.summary(results, f"results in {out}/: results.csv {args.kind}.png points/")
+    return 0
 
-    def point_start(k, point, skipped):
+
+class _Lines:
+    """What explore prints: a line per point and per epoch, then the table; nothing with
+    --quiet (results.csv and the picture are written all the same)."""
+
+    def __init__(self, args, points, base):
+        self.quiet, self.epochs = args.quiet, not args.no_progress
+        self.count, self.planned = len(points), base.epochs
+
+    def say(self, text: str):
+        if not self.quiet:
+            print(text, flush=True)
+
+    def point_start(self, k, point, skipped):
         state = "already done, skipped" if skipped else "training"
-        say(f"point {k} of {len(points)}: {point.name} ({state})")
+        self.say(f"point {k} of {self.count}: {point.name} ({state})")
 
-    def epoch_done(row):
-        if not args.no_progress:
-            say(f"    epoch {row['epoch']:>3}/{base.epochs}: train loss {row['train_loss']:.4f}  "
-                f"train acc {row['train_acc']:.4f}  val acc {row['val_acc']:.4f}  "
-                f"{row['seconds']:.1f} s")
+    def epoch_done(self, row):
+        if self.epochs:
+            self.say(f"    epoch {row['epoch']:>3}/{self.planned}: train loss "
+                     f"{row['train_loss']:.4f}  train acc {row['train_acc']:.4f}  val acc "
+                     f"{row['val_acc']:.4f}  {row['seconds']:.1f} s")
 
-    def point_done(k, point, result, results, skipped):
+    def point_done(self, k, point, result, results, skipped):
+        from ..runs.exploration import best
         if result["status"] == "diverged":
             summary = f"diverged ({result['diverged_at']}): stopped at once"
         else:
@@ -158,20 +179,16 @@ def run(args) -> int:
                        f"test acc {result['test_acc']:.4f}")
         top = best(results)
         lead = f" | best so far (validation): {top['name']} {top['val_acc']:.4f}" if top else ""
-        say(f"  {point.name}: {summary}{lead}")
+        self.say(f"  {point.name}: {summary}{lead}")
 
-    with _StopFlag() as stop, _point_advice():
-        results = explore(points, out, data, on_point_start=point_start,
-                          on_point_done=point_done, on_epoch=epoch_done, should_stop=stop,
-                          loss_limit=loss_limit)
-    _write_outputs(args.kind, results, out, points)
-    say(format_results(results))
-    top = best(results)
-    if top:
-        say(f"best by validation accuracy: {top['name']} (val {top['val_acc']:.4f}, "
-            f"test {top['test_acc']:.4f})")
-    say(f"results in {out}/: results.csv {args.kind}.png points/")
-    return 0
+    def summary(self, results, where: str):
+        from ..runs.exploration import best
+        self.say(format_results(results))
+        top = best(results)
+        if top:
+            self.say(f"best by validation accuracy: {top['name']} (val {top['val_acc']:.4f}, "
+                     f"test {top['test_acc']:.4f})")
+        self.say(where)
 
 
 @contextlib.contextmanager
@@ -198,13 +215,6 @@ def _point_advice():
 AXES = {"hidden": ("num_hiddens (one hidden layer)", "log2"),
         "depth": ("hidden layers", "linear"),
         "lr": ("learning rate", "log")}
-
-
-def _say(args):
-    def say(text: str):
-        if not args.quiet:
-            print(text, flush=True)
-    return say
 
 
 def _write_outputs(kind, results, out, points):
