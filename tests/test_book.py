@@ -151,13 +151,27 @@ def test_every_mxnet_cell_of_the_edition_runs_and_does_what_the_text_says(
         matplotlib.pyplot.close("all")
     _check_softmax_scratch(runs["softmax-regression-scratch"])
     _check_weight_decay(runs["weight-decay"].stdout)
+    _check_dropout(namespace.get("dropout_layer") or namespace["dropout"])
     for name in ("softmax-regression-gluon", "softmax-regression-concise", "mlp-scratch",
                  "mlp-gluon", "mlp-concise", "dropout"):
         for history in runs[name].values(d2l.History) if name in runs else []:
             _check_classifier(name, history)
 
 
+def _check_dropout(dropout):
+    """The text's three cases: p = 0 keeps X, p = 1 zeroes it, p = 0.5 zeroes about half and
+    doubles the rest."""
+    from scratchmlp import np
+    X = np.arange(16).reshape(2, 8)
+    numpy.testing.assert_array_equal(numpy.asarray(dropout(X, 0)), numpy.asarray(X))
+    assert not numpy.asarray(dropout(X, 1)).any()
+    half = numpy.asarray(dropout(np.ones((100, 100)), 0.5))
+    assert set(numpy.unique(half)) == {0.0, 2.0} and 0.45 < (half == 0).mean() < 0.55
+
+
 def _check_softmax_scratch(section):
+    probabilities = [c.value for c in section.cells if isinstance(c.value, tuple)][-1]
+    numpy.testing.assert_allclose(numpy.asarray(probabilities[1]), 1, rtol=1e-6)  # rows sum to 1
     shown = [c.value for c in section.cells if isinstance(c.value, float)]
     assert shown[0] == 0.5  # "the classification accuracy rate for these two examples is 0.5"
     assert 0.0 < shown[1] < 0.2  # untrained: "close to random guessing" (10 classes)
