@@ -39,6 +39,8 @@ def test_float_index_arrays_index_as_integers():
     y = np.array([0, 2])  # float32, as in MXNet
     numpy.testing.assert_allclose(y_hat[[0, 1], y].asnumpy(), [0.1, 0.5])
     numpy.testing.assert_allclose(y_hat[range(2), y].asnumpy(), [0.1, 0.5])
+    y_hat[[0, 1], y] = 0
+    numpy.testing.assert_allclose(y_hat.asnumpy(), [[0, 0.3, 0.6], [0.3, 0.2, 0]])
 
 
 def test_is_training_inside_record_and_the_mode_switches():

@@ -429,6 +429,7 @@ class Array:
         if is_recording() and self.requires_grad:
             raise ScratchMLPError("in-place change of an array that is being recorded; "
                                   "update parameters outside autograd.record()")
+        key = tuple(_index(k) for k in key) if isinstance(key, tuple) else _index(key)
         self.data[key] = as_data(value)
 
     def __iadd__(self, other):
