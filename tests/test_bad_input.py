@@ -468,6 +468,7 @@ def test_good_model_file_is_accepted(capsys, tmp_path, model_arrays, monkeypatch
 
 
 # ---- training that diverges ----------------------------------------------------------------
+@pytest.mark.slow  # trains in-process
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # evaluating the huge (finite) weights
 def test_divergence_keeps_the_last_good_epoch(capsys, tmp_path, monkeypatch):
     """lr 1e6 on this data: epoch 1 ends with finite (huge) weights, epoch 2 overflows."""

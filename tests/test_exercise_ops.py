@@ -298,6 +298,7 @@ def test_validation_split_is_fixed_disjoint_and_keeps_file_order():
         split_validation(data, 1000)
 
 
+@pytest.mark.slow  # trains in-process
 def test_fit_scores_validation_each_epoch_and_test_only_when_asked(tmp_path):
     data = fake_data(400, 100)
     config = TrainConfig(hidden=[32], epochs=2, batch_size=50, lr=0.1, validation=100)
@@ -313,6 +314,7 @@ def test_fit_scores_validation_each_epoch_and_test_only_when_asked(tmp_path):
 
 
 # ---- runs: the chapter's numbers kept, resume exact with every addition --------------------
+@pytest.mark.slow  # trains in-process
 def test_default_fit_is_the_chapters_loop_bit_for_bit(tmp_path):
     from scratchmlp import d2l
     from scratchmlp.nn import SoftmaxCrossEntropyLoss
@@ -334,6 +336,7 @@ EVERYTHING = dict(hidden=[24, 16], epochs=3, batch_size=40, lr=0.01, optimizer="
                   validation=60, init="he")
 
 
+@pytest.mark.slow  # trains in-process
 @pytest.mark.parametrize("optimizer", ["adam", "momentum"])
 def test_resume_is_exact_with_dropout_augmentation_schedule_and_state(tmp_path, optimizer):
     data = fake_data(300, 60)

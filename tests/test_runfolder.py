@@ -141,6 +141,7 @@ READ = "is the file this command reads"
 OWN = "only training that run writes it"
 
 
+@pytest.mark.slow  # trains in-process
 @pytest.mark.parametrize("target, why", [("model.npz", READ), ("checkpoint.npz", OWN),
                                          ("config.json", OWN), ("metrics.csv", OWN)])
 def test_export_never_writes_over_a_runs_own_files(capsys, trained, target, why):
@@ -150,6 +151,7 @@ def test_export_never_writes_over_a_runs_own_files(capsys, trained, target, why)
     assert snapshot(trained) == before
 
 
+@pytest.mark.slow  # trains in-process
 def test_export_never_writes_over_its_input_even_by_another_name(capsys, trained, tmp_path):
     shutil.copy(f"{trained}/model.npz", tmp_path / "copy.npz")
     os.link(tmp_path / "copy.npz", tmp_path / "hardlink.onnx")
@@ -162,6 +164,7 @@ def test_export_never_writes_over_its_input_even_by_another_name(capsys, trained
     assert (tmp_path / "copy.npz").read_bytes() == before
 
 
+@pytest.mark.slow  # trains in-process
 @pytest.mark.parametrize("command", ["evaluate", "predict"])
 @pytest.mark.parametrize("target, why", [("model.npz", READ), ("checkpoint.npz", OWN)])
 def test_pictures_never_replace_a_runs_files_through_a_link(capsys, data_dir, trained,
@@ -173,6 +176,7 @@ def test_pictures_never_replace_a_runs_files_through_a_link(capsys, data_dir, tr
     assert snapshot(trained) == before
 
 
+@pytest.mark.slow  # trains in-process
 def test_predict_never_draws_over_the_image_it_reads(capsys, trained):
     from PIL import Image
     Image.fromarray(np.full((28, 28), 200, np.uint8)).save("shirt.png")
@@ -189,6 +193,7 @@ def test_check_output_allows_ordinary_targets(tmp_path):
 
 
 # ---- resume refuses what does not fit the run, touching nothing ----------------------------
+@pytest.mark.slow  # trains in-process
 def test_resume_refuses_a_checkpoint_of_another_network(capsys, data_dir, trained, tmp_path):
     other = TrainConfig(hidden=[32], epochs=2, batch_size=64)
     save_checkpoint(tmp_path / "other.npz", build_model(other), other, 1, {})
@@ -200,6 +205,7 @@ def test_resume_refuses_a_checkpoint_of_another_network(capsys, data_dir, traine
     assert snapshot(trained) == before
 
 
+@pytest.mark.slow  # trains in-process
 def test_resume_refuses_optimiser_state_of_another_optimiser(capsys, data_dir, trained):
     config = TrainConfig.load(f"{trained}/config.json")
     model = build_model(config)
@@ -211,6 +217,7 @@ def test_resume_refuses_optimiser_state_of_another_optimiser(capsys, data_dir, t
     assert snapshot(trained) == before
 
 
+@pytest.mark.slow  # trains in-process
 def test_resume_refuses_an_absurd_epoch_in_the_checkpoint(capsys, data_dir, trained):
     config = TrainConfig.load(f"{trained}/config.json")
     save_checkpoint(f"{trained}/checkpoint.npz", build_model(config), config, 2 ** 40, {})
@@ -220,6 +227,7 @@ def test_resume_refuses_an_absurd_epoch_in_the_checkpoint(capsys, data_dir, trai
     assert snapshot(trained) == before
 
 
+@pytest.mark.slow  # trains in-process
 def test_resume_with_fewer_epochs_than_done_is_refused_without_rewriting_config(
         capsys, data_dir, trained):
     before = snapshot(trained)
@@ -228,6 +236,7 @@ def test_resume_with_fewer_epochs_than_done_is_refused_without_rewriting_config(
     assert snapshot(trained) == before
 
 
+@pytest.mark.slow  # trains in-process
 def test_data_too_small_for_the_config_leaves_no_folder_behind(capsys, data_dir):
     assert_refused(train(capsys, data_dir, "--out", "new", "--subset", 100000), "subset")
     assert not os.path.exists("new")
@@ -237,6 +246,7 @@ def test_data_too_small_for_the_config_leaves_no_folder_behind(capsys, data_dir)
     assert code == 0, err  # the corrected command is not refused by leftovers
 
 
+@pytest.mark.slow  # trains in-process
 def test_force_with_data_too_small_keeps_the_old_run(capsys, data_dir, trained):
     before = snapshot(trained)
     assert_refused(train(capsys, data_dir, "--out", trained, "--force", "--subset", 100000),
@@ -244,6 +254,7 @@ def test_force_with_data_too_small_keeps_the_old_run(capsys, data_dir, trained):
     assert snapshot(trained) == before
 
 
+@pytest.mark.slow  # trains in-process
 def test_a_folder_holding_only_a_stale_temp_file_is_a_new_run(capsys, data_dir):
     os.mkdir("crashed")
     open("crashed/.model.npz.abc123.tmp", "wb").close()

@@ -52,6 +52,7 @@ def finished(url, name="scratchmlp") -> list:
 
 
 # ---- refused before Optuna starts: the corrected rerun is never blocked by a stored study ----
+@pytest.mark.slow  # trains in-process
 @pytest.mark.parametrize("flags, fragments", [
     (("--subset", 0), ["--subset must be positive, got 0"]),
     (("--subset", 100000), ["--subset 100000 is more than the 412 training images left after "
