@@ -81,6 +81,21 @@ def test_weights_that_overflow_float32_are_refused(capsys, tmp_path):
     refused_model(capsys, tmp_path / "model.npz", "W2 holds NaN or infinite values as float32")
 
 
+def test_finite_weights_that_overflow_in_the_forward_pass(capsys, tmp_path):
+    """W1 = 1e37 is finite float32, but 784 inputs of 1 give inf, then NaN probabilities:
+    predict printed "t-shirt nan%" with exit 0 (and NumPy's overflow warnings)."""
+    from hostile import write_png
+    arrays = dict(build_model(SMALL).state_dict(), config=np.array(SMALL.to_json()))
+    arrays["W1"][:] = 1e37
+    np.savez(tmp_path / "model.npz", **arrays)
+    shoe = np.zeros((16, 16))
+    shoe[4:12, 2:14] = 255
+    write_png(tmp_path / "shoe.png", shoe)
+    assert_refused(cli(capsys, "predict", tmp_path / "model.npz", tmp_path / "shoe.png"),
+                   "the model's outputs overflow float32 to NaN on these images (its weights "
+                   "are far too large): not a usable model")
+
+
 @pytest.mark.parametrize("text, reason", [
     ('{"epochs": 1' + "0" * 5000 + "}", "a number of 5,001 digits"),
     ('{"hidden": ' + "[" * 100000 + "]" * 100000 + "}", "nested too deeply"),

@@ -5,11 +5,13 @@ Plain NumPy values out; the CLI prints them and the report room draws them.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..engine import Array
+from ..errors import ScratchMLPError
 from ..npx import softmax  # the one softmax: exp(log_softmax), the engine's
 from .loop import _eval_mode
 
@@ -22,13 +24,24 @@ def probabilities(net, images, batch_size: int = 1024) -> np.ndarray:
     images = np.asarray(images)
     scale = np.float32(1 / 255) if images.dtype == np.uint8 else np.float32(1)
     rows = []
-    with _eval_mode(net):
+    with _eval_mode(net), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # overflow: handled below, in one line
         for start in range(0, len(images), batch_size):
             batch = np.multiply(images[start:start + batch_size], scale, dtype=np.float32)
-            logits = net(batch)
-            rows.append(softmax(np.asarray(logits.data if isinstance(logits, Array) else logits,
-                                           dtype=np.float32)).data)
+            rows.append(softmax(_finite_logits(net(batch))).data)
     return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+
+def _finite_logits(logits) -> np.ndarray:
+    """Logits as finite float32. Huge (finite) weights can overflow float32: an infinite logit
+    still ranks its class (as the training loop's argmax does), so it becomes the largest
+    float32; a NaN ranks nothing (predict printed "nan%" with exit 0), so it is refused."""
+    logits = np.asarray(logits.data if isinstance(logits, Array) else logits, dtype=np.float32)
+    if np.isnan(logits).any():
+        raise ScratchMLPError("the model's outputs overflow float32 to NaN on these images "
+                              "(its weights are far too large): not a usable model")
+    return np.nan_to_num(logits, posinf=np.finfo(np.float32).max,
+                         neginf=np.finfo(np.float32).min)
 
 
 def top_k(probs: np.ndarray, k: int = 3):

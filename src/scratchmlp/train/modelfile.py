@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import ScratchMLPError
 from ..files import atomic_write_bytes, parse_json, short
 from ..nn import MLP, optim
+from ..nn.model import weight_shapes
 from .config import TrainConfig
 
 _OPT = "opt."
@@ -98,11 +99,7 @@ def _optimizer_shapes(config: TrainConfig, param_shapes: list) -> dict:
 
 
 def _weight_shapes(config: TrainConfig) -> dict:
-    sizes = [784, *config.hidden, 10]
-    shapes = {}
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
-        shapes[f"W{i}"], shapes[f"b{i}"] = (fan_in, fan_out), (fan_out,)
-    return shapes
+    return weight_shapes([784, *config.hidden, 10])  # the one statement of a model's arrays
 
 
 def entries_of(config: TrainConfig) -> dict:
