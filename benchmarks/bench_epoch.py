@@ -58,8 +58,11 @@ def busy_rows(started, idle, rounds, pause, spinners=2) -> dict:
     for kind, runs in epochs.items():
         seconds = statistics.median(e["seconds"] for e in runs)
         quiet = statistics.median(e["seconds"] for e in idle[kind]["epochs"])
+        cpu = statistics.median(e["cpu_seconds"] for e in runs)
+        quiet_cpu = statistics.median(e["cpu_seconds"] for e in idle[kind]["epochs"])
         rows[kind] = {"busy_s": seconds, "idle_s": quiet, "busy_vs_idle": seconds / quiet,
                       "busy_vs_idle_scratchmlp_1_thread": seconds / one_thread,
+                      "busy_cpu_s": cpu, "idle_cpu_s": quiet_cpu,  # CPU spent spinning shows
                       "seconds": [e["seconds"] for e in runs]}
     return {"spinners": spinners, "rounds": rounds, "rows": rows}
 
@@ -120,10 +123,11 @@ def print_report(result):
         print(f"busy machine: {busy['spinners']} spinning processes beside each epoch, "
               f"median of {busy['rounds']} rounds")
         print(f"  {'contender':<18}{'busy s':>9}{'idle s':>9}{'x idle':>8}"
-              f"{'x idle scratchmlp@1':>21}")
+              f"{'x idle scratchmlp@1':>21}{'busy CPU s':>12}{'idle CPU s':>12}")
         for kind, row in busy["rows"].items():
             print(f"  {kind:<18}{row['busy_s']:>9.3f}{row['idle_s']:>9.3f}"
-                  f"{row['busy_vs_idle']:>8.2f}{row['busy_vs_idle_scratchmlp_1_thread']:>21.2f}")
+                  f"{row['busy_vs_idle']:>8.2f}{row['busy_vs_idle_scratchmlp_1_thread']:>21.2f}"
+                  f"{row['busy_cpu_s']:>12.3f}{row['idle_cpu_s']:>12.3f}")
 
 
 def main(argv=None):
