@@ -41,7 +41,7 @@ def _operands(rng, m, k, n, transpose_a):
 
 @pytest.mark.parametrize("m, k, n, transpose_a", [(256, 784, 256, False), (784, 256, 256, True),
                                                   (300, 784, 1024, False), (256, 256, 10, False),
-                                                  (7, 5, 3, False)])
+                                                  (784, 256, 1000, True), (7, 5, 3, False)])
 def test_matmul_bytes_do_not_depend_on_the_thread_count(m, k, n, transpose_a):
     a, b = _operands(np.random.default_rng(m + n), m, k, n, transpose_a)
     results = []
@@ -113,3 +113,29 @@ def test_a_forked_child_gets_its_own_threads():
     message = os.read(read, 100).decode()
     os.waitpid(pid, 0)
     assert message == "1 3"
+
+
+def test_a_product_is_cut_along_the_longer_side_of_its_result():
+    side, ranges = parallel.product_chunks(256, 784, 4096)
+    assert side == "columns" and ranges[-1][1] == 4096 and len(ranges) > 1
+    side, ranges = parallel.product_chunks(784, 256, 256)
+    assert side == "rows" and ranges[-1][1] == 784 and len(ranges) > 1
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("n", [256, 1000])  # cut into rows, into columns
+def test_linear_is_the_general_ops_and_the_same_bytes_at_any_thread_count(relu, n):
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((256, 784), dtype=np.float32)
+    w = rng.standard_normal((784, n), dtype=np.float32)
+    b = rng.standard_normal(n, dtype=np.float32)
+    results = []
+    for count in (1, 2, 4):
+        parallel.set_threads(count)
+        results.append(parallel.linear(x, w, b, relu).tobytes())
+    assert results[0] == results[1] == results[2]
+    expected = x @ w + b
+    if relu:
+        expected = np.maximum(expected, 0)
+    np.testing.assert_allclose(np.frombuffer(results[0], np.float32).reshape(256, n), expected,
+                               rtol=1e-4, atol=1e-3)

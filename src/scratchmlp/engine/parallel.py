@@ -26,9 +26,12 @@ import numpy as np
 from ..errors import ScratchMLPError
 
 # Fixed constants (changing them changes results in the last bits, as a new BLAS would).
-# Each chunk of a matmul repacks the other operand, so a chunk needs enough rows and work to
-# pay for that: measured here, 2 chunks of 128 rows cost ~3% more CPU than one call, 8 of 32 ~25%.
-MAX_CHUNKS = 8
+# A chunk is a BLAS call of its own, with its own packing and blocking: measured here (one
+# thread, CPU time), cutting a 256x784 @ 784x256 product in 2 costs ~4% more than one call,
+# in 4 ~10%, in 8 ~20%; 784x256 @ 256x4096 in 4 ~0%, 256x784 @ 784x4096 in 4 columns ~9%.
+# So at most 4 chunks (4 threads' worth per product), and none under 64 rows or 20M
+# multiply-adds.
+MAX_CHUNKS = 4
 MIN_CHUNK_ROWS = 64
 MIN_CHUNK_WORK = 20_000_000  # multiply-adds (or elementwise operations) per chunk
 
@@ -170,39 +173,56 @@ def for_chunks(rows: int, fn, work_per_row: float):
     pool().run(fn, chunk_ranges(rows, work_per_row))
 
 
+def product_chunks(m: int, k: int, n: int):
+    """How to cut an (m, k) @ (k, n) product: ("rows", ranges) or ("columns", ranges). Each
+    chunk's BLAS call repacks the other operand, so the cut runs along the longer side of the
+    result (rows when m >= n). Fixed by the shapes alone."""
+    if n > m:
+        return "columns", chunk_ranges(n, m * k)
+    return "rows", chunk_ranges(m, k * n)
+
+
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray = None) -> np.ndarray:
-    """a @ b for a 2-d `a` and `b`, computed in fixed chunks of the result's rows; the bytes
-    do not depend on the thread count. Other shapes go to np.matmul on the calling thread."""
+    """a @ b for a 2-d `a` and `b`, computed in fixed chunks of the result (product_chunks);
+    the bytes do not depend on the thread count. Other shapes go to np.matmul here."""
     workers = pool()  # first use holds BLAS at one thread, for every shape
     if a.ndim != 2 or b.ndim != 2:
         return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
     if out is None:
         out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
-    ranges = chunk_ranges(a.shape[0], a.shape[1] * b.shape[1])
+    side, ranges = product_chunks(a.shape[0], a.shape[1], b.shape[1])
     if len(ranges) == 1:
         return np.matmul(a, b, out=out)
 
-    def chunk(start, stop):
+    def rows(start, stop):
         np.matmul(a[start:stop], b, out=out[start:stop])
 
-    workers.run(chunk, ranges)
+    def columns(start, stop):
+        np.matmul(a, b[:, start:stop], out=out[:, start:stop])
+
+    workers.run(rows if side == "rows" else columns, ranges)
     return out
 
 
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, relu: bool = False) -> np.ndarray:
-    """x @ weight + bias (then max(., 0) with `relu`) for 2-d `x`, each chunk of rows finished
-    while it is still in the cache; the same bytes at any thread count."""
-    if x.ndim != 2 or weight.ndim != 2:
+    """x @ weight + bias (then max(., 0) with `relu`) for 2-d `x`, each chunk finished while
+    it is still in the cache; the same bytes at any thread count."""
+    if x.ndim != 2 or weight.ndim != 2 or np.ndim(bias) != 1:
         out = matmul(x, weight)
         out += bias
         return np.maximum(out, 0, out=out) if relu else out
     out = np.empty((x.shape[0], weight.shape[1]), np.result_type(x, weight))
+    side, ranges = product_chunks(x.shape[0], x.shape[1], weight.shape[1])
 
     def chunk(start, stop):
-        rows = np.matmul(x[start:stop], weight, out=out[start:stop])
-        rows += bias
+        if side == "rows":
+            part = np.matmul(x[start:stop], weight, out=out[start:stop])
+            part += bias
+        else:
+            part = np.matmul(x, weight[:, start:stop], out=out[:, start:stop])
+            part += bias[start:stop]
         if relu:
-            np.maximum(rows, 0, out=rows)
+            np.maximum(part, 0, out=part)
 
-    pool().run(chunk, chunk_ranges(x.shape[0], x.shape[1] * weight.shape[1]))
+    pool().run(chunk, ranges)
     return out
