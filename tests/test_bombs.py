@@ -187,3 +187,23 @@ def test_a_cached_npy_claiming_2_to_the_44_elements_is_decoded_again(tmp_path, r
     assert "decoding again from the source" in again["err"] and "Traceback" not in again["err"]
     assert again["peak_kb"] < ONE_GB_KB
     assert folder_digest(run) == before
+
+
+@pytest.mark.parametrize("epoch", [2**40, 50_000_000])
+def test_resume_of_a_checkpoint_holding_a_huge_epoch(tmp_path, epoch):
+    """Issue 10: epoch=2**40 ended in MemoryError; 5e7 took 2 GB and 10 s before its message.
+    The checkpoint is refused on load, the run folder untouched."""
+    data = write_dataset(tmp_path / "data")
+    first = run_measured(tmp_path, "train", "--data-dir", data, "--out", tmp_path / "run",
+                         "--epochs", 1, "--hidden", 16, "--no-progress", SCRATCHMLP_VERIFY="0")
+    assert first["rc"] == 0, first["err"]
+    checkpoint = tmp_path / "run" / "checkpoint.npz"
+    with np.load(checkpoint) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    np.savez(checkpoint, **dict(arrays, epoch=np.array(epoch)))
+    before = folder_digest(tmp_path / "run")
+    result = run_measured(tmp_path, "train", "--resume", tmp_path / "run", "--data-dir", data,
+                          "--epochs", 3, "--no-progress", SCRATCHMLP_VERIFY="0")
+    assert_refused_small(result, f"checkpoint.npz: epoch {epoch} is outside its config's 0-1 "
+                                 "epochs")
+    assert folder_digest(tmp_path / "run") == before
