@@ -81,7 +81,7 @@ def test_weights_that_overflow_float32_are_refused(capsys, tmp_path):
     refused_model(capsys, tmp_path / "model.npz", "W2 holds NaN or infinite values as float32")
 
 
-def test_finite_weights_that_overflow_in_the_forward_pass(capsys, tmp_path):
+def test_finite_weights_that_overflow_in_the_forward_pass(capsys, tmp_path, monkeypatch):
     """W1 = 1e37 is finite float32, but 784 inputs of 1 give inf, then NaN probabilities:
     predict printed "t-shirt nan%" with exit 0 (and NumPy's overflow warnings)."""
     from hostile import write_png
@@ -94,6 +94,12 @@ def test_finite_weights_that_overflow_in_the_forward_pass(capsys, tmp_path):
     assert_refused(cli(capsys, "predict", tmp_path / "model.npz", tmp_path / "shoe.png"),
                    "the model's outputs overflow float32 to NaN on these images (its weights "
                    "are far too large): not a usable model")
+    monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")  # and the grid of test images, and evaluate
+    data = write_dataset(tmp_path / "data")
+    for command in (["predict", "-n", 6, "--out", tmp_path / "grid.png"], ["evaluate"]):
+        assert_refused(cli(capsys, command[0], tmp_path / "model.npz", *command[1:],
+                           "--data-dir", data), "the model's outputs overflow float32 to NaN")
+    assert not (tmp_path / "grid.png").exists()
 
 
 @pytest.mark.parametrize("text, reason", [

@@ -112,10 +112,12 @@ def print_json(value):
 def test_grid(args) -> int:
     from pathlib import Path
 
-    from ..data import LABELS, DataIter
+    import numpy as np
+
+    from ..data import LABELS
     from ..errors import ScratchMLPError
     from ..report import plot_predictions
-    from ..train import predict
+    from ..train.evaluation import probabilities
     from ..train.modelfile import load_model
     if not 0 < args.n <= MAX_GRID:
         raise ScratchMLPError(f"-n must be between 1 and {MAX_GRID} (test images in one "
@@ -126,8 +128,10 @@ def test_grid(args) -> int:
     model, _ = load_model(path)
     data = load_data(args)
     n = min(args.n, len(data.test_labels))  # never more than there are
-    images, truth, guesses = predict(model, DataIter(data.test_images, data.test_labels, 256),
-                                     n=n)
+    # the same forward pass as evaluate's (an overflow to NaN is refused, never drawn)
+    images, truth = data.test_images[:n], data.test_labels[:n].tolist()
+    guesses = probabilities(model, images).argmax(axis=1).tolist()
+    images = np.multiply(images, np.float32(1 / 255), dtype=np.float32)  # as the model saw them
     out = Path(args.out) if args.out else path.parent / "predictions.png"
     plot_predictions(images, truth, guesses, LABELS, out)
     wrong = sum(t != p for t, p in zip(truth, guesses))
