@@ -1,11 +1,11 @@
 """scratchmlp: multilayer perceptrons from scratch on NumPy, with their own autograd.
 
 Rooms, lowest first: `engine` (arrays + autograd), `nn` (model, losses, optimisers, init),
-`data` (Fashion-MNIST), `train` (loop, runs, checkpoints), `report` (plots), `cli`.
+`data` (Fashion-MNIST), `train` (the loop, configs, model files), `report` (plots, tables),
+`runs` (the run folder), `sweep`, `cli`; docs/architecture.md walks through them.
 The chapter's own names live in `scratchmlp.d2l`; `scratchmlp.np` is its `np`.
-Submodules are imported on use, so `import scratchmlp` stays instant.
+Submodules are imported on use, so `import scratchmlp` stays instant. The version is the
+installed package's (`importlib.metadata.version("scratchmlp")`, `scratchmlp --version`).
 """
 
 from .errors import ScratchMLPError  # noqa: F401
-
-__version__ = "0.1.0"

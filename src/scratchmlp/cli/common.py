@@ -1,4 +1,4 @@
-"""Pieces the subcommands share: data flags and loading."""
+"""Pieces the subcommands share: data and thread flags, loading, the stop flag."""
 
 from __future__ import annotations
 
@@ -131,3 +131,30 @@ def _relative(path) -> str:
         return str(Path(path).relative_to(Path.cwd())) or "."
     except ValueError:
         return str(path)
+
+
+class StopFlag:
+    """SIGINT/SIGTERM, or standard output failing (`| head`, a full disk), ask the run to stop
+    after the current step; a second Ctrl-C forces it."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        import signal
+        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        import signal
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    def __call__(self):
+        from .streams import output_failed
+        return self.requested or output_failed()  # the reader of stdout went away: stop too

@@ -58,7 +58,7 @@ def differences(entries: list) -> dict:
 
 
 def difference_table(entries: list) -> str:
-    from .runs import _number, printable
+    from .runs import format_number, printable
     from .train import readable
     names = [printable(e["run"], 40) for e in entries]
     rows = [[name.replace("_", " ")] + [readable(v) for v in vs]
@@ -70,7 +70,7 @@ def difference_table(entries: list) -> str:
     for key, label in (("train_loss", "train loss"), ("val_acc", "val acc"),
                        ("test_acc", "test acc")):
         if any(e["rows"] and key in e["rows"][-1] for e in entries):
-            rows.append([label] + [_number(e["rows"][-1].get(key)) if e["rows"] else "-"
+            rows.append([label] + [format_number(e["rows"][-1].get(key)) if e["rows"] else "-"
                                    for e in entries])
     from ..report.table import text_table
     return text_table(["", *names], rows)

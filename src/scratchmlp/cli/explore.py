@@ -115,7 +115,8 @@ def run(args) -> int:
 
     from ..errors import ScratchMLPError
     from ..runs.exploration import explore
-    from .train import _StopFlag, config_from_flags
+    from .common import StopFlag
+    from .train import config_from_flags
 
     if args.validation <= 0:
         raise ScratchMLPError("--validation must be positive: explorations compare points on "
@@ -139,7 +140,7 @@ def run(args) -> int:
     lines = _Lines(args, points, base)
     lines.say(f"explore {args.kind}: {len(points)} points, {base.epochs} epochs each, "
               f"validation {base.validation} images -> {out}")
-    with _StopFlag() as stop, _point_advice():
+    with StopFlag() as stop, _point_advice():
         results = explore(points, out, data, on_point_start=lines.point_start,
                           on_point_done=lines.point_done, on_epoch=lines.epoch_done,
                           should_stop=stop, loss_limit=loss_limit)

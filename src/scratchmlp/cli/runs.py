@@ -194,7 +194,7 @@ def table_row(entry: dict) -> list:
     network = printable("-".join(map(str, [784, *config.hidden, 10])), 40) + \
         f" {config.activation}"
     optimiser = f"{config.optimizer} lr {readable(config.lr)}"
-    metrics = [_number(last.get(key)) for key, _ in METRICS_SHOWN]
+    metrics = [format_number(last.get(key)) for key, _ in METRICS_SHOWN]
     return [name, network, optimiser, f"{entry['epochs_done']}/{entry['epochs']}", *metrics,
             entry["state"] + (f" (pid {entry['pid']})" if entry["pid"] else "")]
 
@@ -205,7 +205,7 @@ def format_table(rows: list) -> str:
     return text_table(HEADER, rows)
 
 
-def _number(value) -> str:
+def format_number(value) -> str:
     if value is None or value != value:
         return "-"
     return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.3g}"

@@ -72,7 +72,7 @@ def run(args) -> int:
     _check_installed(args.storage)
     from ..sweep import export, study
     from ..sweep.space import load_space
-    from .train import _StopFlag
+    from .common import StopFlag
 
     space = load_space(_space_source(args.space),
                        {"epochs": args.epochs} if args.epochs else None)
@@ -92,7 +92,7 @@ def run(args) -> int:
     with _advice():
         current = study.open_study(settings)  # a refusal here is one line, before any worker
         if not args.report_only:
-            with _StopFlag() as stop:
+            with StopFlag() as stop:
                 try:
                     study.run_workers(settings, should_stop=stop, data=data)
                 except study.StorageLost:

@@ -9,7 +9,7 @@ import time
 
 from ..errors import ScratchMLPError
 from ..ranges import SettingError, shown
-from .common import add_data_flag, add_threads_flag, load_data, use_threads
+from .common import StopFlag, add_data_flag, add_threads_flag, load_data, use_threads
 
 HELP = "train an MLP (the chapter's 784-256-10 by default) into a run folder"
 
@@ -146,33 +146,6 @@ def _config(args):
     return config_from_flags(args)
 
 
-class _StopFlag:
-    """SIGINT/SIGTERM, or standard output failing (`| head`, a full disk), ask the run to stop
-    after the current step; a second Ctrl-C forces it."""
-
-    def __init__(self):
-        self.requested = False
-
-    def __enter__(self):
-        import signal
-        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc):
-        import signal
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
-
-    def __call__(self):
-        from .streams import output_failed
-        return self.requested or output_failed()  # the reader of stdout went away: stop too
-
-
 def run(args) -> int:
     from pathlib import Path
 
@@ -193,7 +166,7 @@ def run(args) -> int:
         report = Report(args)
         report.header(config, out)
         progress = report.progress(config, training_images(config, len(data.train_labels)))
-        with _StopFlag() as stop:
+        with StopFlag() as stop:
             try:
                 result = train_run(config, out, data, mode=mode, on_epoch=progress.epoch,
                                    on_batch=progress.batch, should_stop=stop,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 # Backends that only write files: in a kernel, figures drawn with them are never shown.
 FILE_ONLY_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
@@ -31,3 +32,11 @@ def _show_inline():
 
 def in_notebook() -> bool:
     return "ipykernel" in sys.modules
+
+
+def save_figure(fig, path):
+    """`fig` laid out and written to `path` atomically, in the format its suffix names."""
+    from ..files import atomic_open
+    fig.tight_layout()
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format=Path(path).suffix.lstrip(".") or "png", dpi=120)

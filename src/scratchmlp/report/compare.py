@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._mpl import pyplot
-from .curves import _is_number, _save_atomic, epoch_axis
+from ._mpl import pyplot, save_figure
+from .curves import epoch_axis, is_number
 
 
 def draw_comparison(series: list):
@@ -14,7 +14,7 @@ def draw_comparison(series: list):
     plt = pyplot()
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    epochs = [r["epoch"] for _, rows in series for r in rows if _is_number(r.get("epoch"))]
+    epochs = [r["epoch"] for _, rows in series for r in rows if is_number(r.get("epoch"))]
     for k, (name, rows) in enumerate(series):
         color = colors[k % len(colors)]
         _line(loss_ax, rows, "train_loss", name, color, "-")
@@ -37,7 +37,7 @@ def draw_comparison(series: list):
 
 def _line(ax, rows, key, label, color, style):
     points = [(r["epoch"], r[key]) for r in rows
-              if _is_number(r.get(key)) and _is_number(r.get("epoch"))]
+              if is_number(r.get(key)) and is_number(r.get("epoch"))]
     if points:
         xs, ys = zip(*points)
         lone = len(points) == 1  # one score (a test set scored once): a marker, not a line
@@ -50,6 +50,6 @@ def plot_comparison(series: list, path):
     """draw_comparison, saved to `path` (atomically)."""
     fig = draw_comparison(series)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    _save_atomic(fig, path)
+    save_figure(fig, path)
     pyplot().close(fig)
     return Path(path)

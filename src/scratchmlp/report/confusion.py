@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._mpl import pyplot
-from .curves import _save_atomic
+from ._mpl import pyplot, save_figure
 
 
 def plot_confusion(confusion, labels, path, title: str = None):
@@ -36,6 +35,6 @@ def plot_confusion(confusion, labels, path, title: str = None):
     colorbar.set_label("share of the true class", fontsize=8)
     colorbar.ax.tick_params(labelsize=7)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    _save_atomic(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return Path(path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._mpl import in_notebook, pyplot
+from ._mpl import in_notebook, pyplot, save_figure
 
 class Animator:
     """Plots data in animation, as d2l's: call `add(x, ys)`; redraws live in a notebook."""
@@ -73,7 +73,7 @@ def draw_curves(rows, title: str = None):
     epochs = [r["epoch"] for r in rows]
     values = []
     for key, label, color, style in CURVES:
-        scored = [(x, r[key]) for x, r in zip(epochs, rows) if _is_number(r.get(key))]
+        scored = [(x, r[key]) for x, r in zip(epochs, rows) if is_number(r.get(key))]
         if not scored:
             continue
         xs, ys = zip(*scored)
@@ -99,7 +99,7 @@ def plot_curves(rows, path, title: str = None):
     """draw_curves, saved to `path` (atomically)."""
     fig = draw_curves(rows, title)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    _save_atomic(fig, path)
+    save_figure(fig, path)
     pyplot().close(fig)
     return Path(path)
 
@@ -123,12 +123,7 @@ def wrap_title(text: str, width: int = 60) -> str:
     return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) or text
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
     return isinstance(value, (int, float)) and value == value and abs(value) != float("inf")
 
 
-def _save_atomic(fig, path):
-    from ..files import atomic_open
-    fig.tight_layout()
-    with atomic_open(path, "wb") as f:
-        fig.savefig(f, format=Path(path).suffix.lstrip(".") or "png", dpi=120)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ._mpl import pyplot
-from .curves import _save_atomic
+from ._mpl import pyplot, save_figure
 
 
 def draw_exploration(results: list, xlabel: str, xscale: str = "linear", title: str = None,
@@ -48,7 +47,7 @@ def plot_exploration(results: list, path, xlabel: str, xscale: str = "linear",
     """draw_exploration, saved to `path` (atomically)."""
     fig = draw_exploration(results, xlabel, xscale, title, xticks)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    _save_atomic(fig, path)
+    save_figure(fig, path)
     pyplot().close(fig)
     return Path(path)
 

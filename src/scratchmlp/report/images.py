@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._mpl import pyplot
-from .curves import _save_atomic
+from ._mpl import pyplot, save_figure
 
 
 def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
@@ -42,7 +41,7 @@ def plot_predictions(images, truth, guesses, labels, path, cols: int = None):
     fig = axes[0].figure
     fig.suptitle("true label / predicted label", fontsize=9)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    _save_atomic(fig, path)
+    save_figure(fig, path)
     pyplot().close(fig)
     return Path(path)
 
@@ -64,7 +63,7 @@ def plot_seen(originals, seen, names, titles, path, cols: int = 6):
         bottom.set_title(title, fontsize=8)
     fig.suptitle("your image (top) and what the model saw (bottom): top guess", fontsize=9)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    _save_atomic(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return Path(path)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._mpl import pyplot
-from .curves import _save_atomic
+from ._mpl import pyplot, save_figure
 
 
 NO_SCORE_MARKS = {"pruned": ("v", "tab:gray"), "fail": ("x", "tab:orange"),
@@ -105,6 +104,6 @@ def plot_importances(weights: dict, path, title: str = "parameter importance (PE
 
 def _save(fig, path):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    _save_atomic(fig, path)
+    save_figure(fig, path)
     pyplot().close(fig)
     return Path(path)

@@ -13,7 +13,7 @@ import numpy as np
 from ..engine import Array
 from ..errors import ScratchMLPError
 from ..npx import softmax  # the one softmax: exp(log_softmax), the engine's
-from .loop import _eval_mode
+from .loop import eval_mode
 
 
 def probabilities(net, images, batch_size: int = 1024) -> np.ndarray:
@@ -24,7 +24,7 @@ def probabilities(net, images, batch_size: int = 1024) -> np.ndarray:
     images = np.asarray(images)
     scale = np.float32(1 / 255) if images.dtype == np.uint8 else np.float32(1)
     rows = []
-    with _eval_mode(net), warnings.catch_warnings():
+    with eval_mode(net), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # overflow: handled below, in one line
         for start in range(0, len(images), batch_size):
             batch = np.multiply(images[start:start + batch_size], scale, dtype=np.float32)

@@ -46,14 +46,14 @@ def accuracy(y_hat, y) -> float:
 
 def evaluate_accuracy(net, data_iter) -> float:
     """Accuracy of `net` over a whole iterator (no recording, no dropout)."""
-    with _eval_mode(net):
+    with eval_mode(net):
         metric = Accumulator(2)
         for X, y in data_iter:
             metric.add(accuracy(net(X), y), np.size(y))
     return metric[0] / metric[1] if metric[1] else float("nan")
 
 
-class _eval_mode:
+class eval_mode:
     """Switch a model with a `training` flag (dropout) to inference for a block."""
 
     def __init__(self, net):
@@ -69,15 +69,18 @@ class _eval_mode:
 
 
 class Diverged(ScratchMLPError):
-    """The training loss became NaN or infinite (or exceeded a limit the caller set)."""
+    """The training loss became NaN or infinite (or exceeded a limit the caller set).
 
-    def __init__(self, epoch: int, step: int, detail: str = "", what: str = "the loss",
+    Facts as fields (epoch, step, what, loss, limit): the CLI turns them into advice naming
+    its flags; the message itself names none."""
+
+    def __init__(self, epoch: int, step: int, what: str = "the loss",
                  loss: float = float("nan"), limit: float = None):
         self.epoch, self.step, self.what, self.loss, self.limit = epoch, step, what, loss, limit
         change = ("became NaN/inf" if limit is None
                   else f"reached {loss:.4g}, above the limit {limit:g},")
         super().__init__(f"training diverged: {what} {change} in epoch {epoch} "
-                         f"at step {step}; " + (detail or "lower the learning rate (--lr)"))
+                         f"at step {step}; lower the learning rate")
 
 
 def train_epoch(net, train_iter, loss, updater, on_batch=None, epoch: int = 1,
@@ -156,7 +159,7 @@ def train(net, train_iter, test_iter, loss, num_epochs: int, updater,
 def predict(net, test_iter, n: int = 6):
     """The first `n` test images with their true and predicted labels (d2l's predict_ch3)."""
     images, truth, guesses = [], [], []
-    with _eval_mode(net):
+    with eval_mode(net):
         for X, y in test_iter:
             take = min(n - len(truth), len(y))
             images.append(np.asarray(X[:take]))
