@@ -137,14 +137,17 @@ def test_idx_read_files_on_disk(scratch, data, name):
 
 
 # ---- model files ---------------------------------------------------------------------------
-CONFIG = TrainConfig(hidden=[3], epochs=2)
+CONFIG = TrainConfig(hidden=[3], epochs=2, optimizer="momentum")
 
 
 def valid_checkpoint() -> bytes:
-    """A checkpoint.npz as the package writes it (with one optimiser-state array)."""
+    """A checkpoint.npz as the package writes it (with the momentum optimiser's state)."""
+    from scratchmlp.nn import optim
+    model = build_model(CONFIG)
+    state = optim.build(CONFIG.optimizer, model.params, CONFIG.lr).state_dict()
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "checkpoint.npz"
-        save_checkpoint(path, build_model(CONFIG), CONFIG, 1, {"velocity1": np.ones(3, np.float32)})
+        save_checkpoint(path, model, CONFIG, 1, state)
         return path.read_bytes()
 
 
@@ -222,7 +225,8 @@ generated_arrays = st.one_of(
 
 
 VALID_ARRAYS = dict(np.load(io.BytesIO(VALID_NPZ)).items())
-ENTRY_NAMES = st.sampled_from(["W1", "b1", "W2", "b2", "W3", "config", "epoch", "opt.v", "x"])
+ENTRY_NAMES = st.sampled_from(["W1", "b1", "W2", "b2", "W3", "config", "epoch", "opt.v", "x",
+                                "opt.velocity.0", "opt.velocity.3"])
 
 
 @FUZZ

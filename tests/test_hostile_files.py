@@ -179,6 +179,9 @@ def test_optimiser_state_of_the_wrong_shape_or_name(tmp_path):
     with pytest.raises(ScratchMLPError, match=r"optimiser state velocity.0 does not fit its "
                                               r"config \(momentum"):
         load_checkpoint(checkpoint(tmp_path, MOMENTUM, state=state, name="c2.npz"))
+    with pytest.raises(ScratchMLPError, match=r"optimiser state none does not fit its config "
+                                              r"\(momentum: velocity.0, velocity.1"):
+        load_checkpoint(checkpoint(tmp_path, MOMENTUM, state={}, name="c3.npz"))
 
 
 def test_non_finite_optimiser_state_is_refused(tmp_path):

@@ -377,9 +377,10 @@ def _epoch(arrays: dict, config: TrainConfig, source: str) -> int:
 
 
 def _check_state(state: dict, config: TrainConfig, source: str, whose: str):
-    """No optimiser state (a fresh run) or exactly the arrays the config's optimiser keeps."""
+    """Exactly the arrays the config's optimiser keeps (a checkpoint always holds them all:
+    without them a resumed run would not continue bit for bit)."""
     wanted = _optimizer_shapes(config, list(_weight_shapes(config).values()))
-    if state and set(state) != set(wanted):
+    if set(state) != set(wanted):
         raise ScratchMLPError(f"{source}: optimiser state {_names(sorted(state))} does not fit "
                               f"{whose} ({config.optimizer}: {_names(sorted(wanted))})")
     for name, value in state.items():
