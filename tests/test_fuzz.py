@@ -1,6 +1,8 @@
-"""Property-based fuzzing of the two readers of untrusted files: the IDX reader and the model
-loader. For any bytes they either return a well-formed result or raise ScratchMLPError;
-never another exception, never a hang, never an allocation the bytes do not justify.
+"""Property-based fuzzing of every reader of untrusted files: IDX, model files (.npz), JSON
+(--config, --space, a model's embedded config), pictures and the decoded cache. For any bytes
+they either return a well-formed result or raise ScratchMLPError; never another exception
+(ValueError, RecursionError, MemoryError, OverflowError included), never a warning, never a
+hang, never an allocation the bytes do not justify; the cache never yields wrong data.
 
 Arbitrary bytes rarely get past the first magic-number check, so most strategies start from
 valid files and mutate them (flip, cut, splice), or build valid containers around fuzzed
