@@ -274,6 +274,13 @@ def test_a_float_tiff_with_a_nan_pixel(capsys, tmp_path):
     assert snapshot(run) == before
 
 
+def test_an_eps_file_is_never_handed_to_ghostscript(tmp_path):
+    path = tmp_path / "shoe.eps"
+    path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\nshowpage\n")
+    with pytest.raises(ScratchMLPError, match="shoe.eps: not an image Pillow can read"):
+        load_image(path)
+
+
 # ---- the decoded cache: proven again on every load ---------------------------------------
 @pytest.fixture
 def official_tiny(tmp_path, monkeypatch):
