@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -95,11 +96,35 @@ def world(tmp_path_factory):
 
 @pytest.fixture
 def place(world, tmp_path):
-    """A fresh working folder holding links to the world's data, run and picture."""
+    """A fresh working folder holding links to the world's data, run and picture; tmpfs
+    folders mounted by a case are unmounted afterwards."""
     for name in ("data", "shirt.png"):
         (tmp_path / name).symlink_to(world / name)
     shutil.copytree(world / "run", tmp_path / "run")
-    return tmp_path
+    yield tmp_path
+    for mounted in reversed(MOUNTED):
+        subprocess.run(["umount", "-l", str(mounted)], capture_output=True)
+    MOUNTED.clear()
+
+
+MOUNTED = []
+
+
+def mount_tmpfs(path, size: str, read_only: bool = False):
+    """A small tmpfs at `path` (a full disk or a read-only place that binds root too), or a
+    skip where this machine cannot mount one."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 and read_only:
+        path.chmod(0o555)
+        return path
+    options = f"size={size}" + (",ro" if read_only else "")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                          capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()})")
+    MOUNTED.append(path)
+    return path
 
 
 def env_for(place, **changes) -> dict:
@@ -124,6 +149,7 @@ class Case:
     env: dict = field(default_factory=dict)
     owner: str = None  # the part of the code whose fix this waits for (xfail, strict)
     slow: bool = False
+    timeout: int = TIMEOUT_S
 
 
 def cases_to_params(cases):
@@ -140,7 +166,8 @@ def run_case(case: Case, place) -> Result:
     if case.setup:
         case.setup(place)
     argv = [str(a).replace("{here}", str(place)) for a in case.argv]
-    return run_cli(argv, place, env_for(place, **case.env))
+    env = {k: (v.replace("{here}", str(place)) if v else v) for k, v in case.env.items()}
+    return run_cli(argv, place, env_for(place, **env), timeout=case.timeout)
 
 
 # ---- output: pictures, pipes, full disks, encodings --------------------------------------------
@@ -304,3 +331,284 @@ def test_sigterm_message_fits_the_command(argv, advice, place):
         assert advice in lines[0], err
     else:
         assert "resume" not in lines[0] and "train" not in lines[0], err
+
+
+# ---- the attacker's table: every command, hostile files, flags, environments, filesystems ----
+def _png(path, array):
+    from PIL import Image
+    Image.fromarray(array).save(path)
+
+
+def _write(name, data):
+    def setup(place):
+        target = place / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data.encode() if isinstance(data, str) else data)
+    return setup
+
+
+def _fifo(name):
+    return lambda place: os.mkfifo(place / name)
+
+
+def _loop(name):
+    def setup(place):
+        os.symlink(name, place / name)
+    return setup
+
+
+def _model_replaced(kind):
+    def setup(place):
+        model = place / "run" / "model.npz"
+        model.unlink()
+        if kind == "dir":
+            model.mkdir()
+        elif kind == "loop":
+            os.symlink("model.npz", model)
+        elif kind == "empty":
+            model.write_bytes(b"")
+        elif kind == "fifo":
+            os.mkfifo(model)
+        elif kind == "zero":
+            os.symlink("/dev/zero", model)
+    return setup
+
+
+def _images(place):
+    rng = np.random.default_rng(0)
+    _png(place / "tiny.png", np.full((1, 1), 200, np.uint8))
+    _png(place / "wide.png", rng.integers(0, 255, (1, 20000), dtype=np.uint8))
+    from PIL import Image
+    Image.fromarray((rng.random((40, 30)) * 65535).astype(np.uint16)).save(place / "deep.png")
+    Image.fromarray(rng.integers(0, 255, (30, 30, 4), dtype=np.uint8), "RGBA").save(
+        place / "alpha.png")
+    frames = [Image.fromarray(rng.integers(0, 255, (20, 20), dtype=np.uint8)) for _ in range(3)]
+    frames[0].save(place / "moving.gif", save_all=True, append_images=frames[1:])
+    Image.fromarray(rng.integers(0, 255, (30, 30, 3), dtype=np.uint8)).convert("CMYK").save(
+        place / "cmyk.jpg")
+    (place / "text.png").write_text("not a picture\n")
+    (place / "cut.png").write_bytes((place / "shirt.png").read_bytes()[:60])
+    (place / "drawing.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    (place / "folder.png").mkdir()
+
+
+def _readonly_run(place):
+    """run/ on a read-only filesystem (a tmpfs remounted read-only: binds root too)."""
+    target = mount_tmpfs(place / "ro", "4m")
+    shutil.copytree(place / "run", target / "run")
+    subprocess.run(["mount", "-o", "remount,ro", str(target)], check=True)
+
+
+def _readonly(place):
+    mount_tmpfs(place / "ro", "1m", read_only=True)
+
+
+def _full(place):
+    mount_tmpfs(place / "full", "24k")
+
+
+def _full_run(place):
+    """run/ on a filesystem with no free space left."""
+    target = mount_tmpfs(place / "full", "2m")
+    shutil.copytree(place / "run", target / "run")
+    with open(target / "filler", "wb", buffering=0) as f:
+        with pytest.raises(OSError):
+            while True:
+                f.write(b"\0" * 4096)
+
+
+def _config(name, text):
+    return _write(name, text)
+
+
+T = ["--data-dir", "data", "--no-progress", "--hidden", "8", "--epochs", "1"]  # a quick train
+
+ATTACK_CASES = [
+    # run folders and model files that are not what they seem
+    Case("evaluate-model-is-a-folder", ["evaluate", "run"], setup=_model_replaced("dir"),
+         fragments=("model.npz",)),
+    Case("evaluate-model-is-a-link-loop", ["evaluate", "run"], setup=_model_replaced("loop"),
+         fragments=("model.npz",)),
+    Case("evaluate-model-is-empty", ["evaluate", "run"], setup=_model_replaced("empty"),
+         fragments=("model.npz",)),
+    Case("evaluate-model-is-a-fifo", ["evaluate", "run"], setup=_model_replaced("fifo"),
+         fragments=("model.npz",)),
+    Case("evaluate-model-is-dev-zero", ["evaluate", "run"], setup=_model_replaced("zero"),
+         fragments=("model.npz",)),
+    Case("evaluate-run-is-a-link-loop", ["evaluate", "loop"], setup=_loop("loop"),
+         fragments=("loop",)),
+    Case("evaluate-empty-run-name", ["evaluate", ""], fragments=("RUN: an empty name",)),
+    Case("evaluate-checkpoint-directly", ["evaluate", "run/checkpoint.npz", "--data-dir", "data",
+                                          "--no-plot"], code=0),
+    Case("evaluate-config-json-damaged-model-fine",
+         ["evaluate", "run", "--data-dir", "data", "--no-plot"], code=0,
+         setup=_write("run/config.json", "{oops")),
+    Case("predict-checkpoint-directly", ["predict", "run/checkpoint.npz", "shirt.png"], code=0),
+    # pictures
+    Case("predict-image-1x1", ["predict", "run", "tiny.png"], code=0, setup=_images),
+    Case("predict-image-1x20000", ["predict", "run", "wide.png"], code=0, setup=_images),
+    Case("predict-image-16-bit", ["predict", "run", "deep.png"], code=0, setup=_images),
+    Case("predict-image-rgba", ["predict", "run", "alpha.png"], code=0, setup=_images),
+    Case("predict-image-animated-gif", ["predict", "run", "moving.gif"], code=0, setup=_images),
+    Case("predict-image-cmyk-jpeg", ["predict", "run", "cmyk.jpg"], code=0, setup=_images),
+    Case("predict-image-text-named-png", ["predict", "run", "text.png"], setup=_images,
+         fragments=("text.png",)),
+    Case("predict-image-truncated-png", ["predict", "run", "cut.png"], setup=_images,
+         fragments=("cut.png",)),
+    Case("predict-image-svg", ["predict", "run", "drawing.svg"], setup=_images,
+         fragments=("drawing.svg",)),
+    Case("predict-image-is-a-folder", ["predict", "run", "folder.png"], setup=_images,
+         fragments=("folder.png",)),
+    Case("predict-image-is-a-fifo", ["predict", "run", "pipe.png"], setup=_fifo("pipe.png"),
+         fragments=("pipe.png",)),
+    Case("predict-image-is-dev-zero", ["predict", "run", "/dev/zero"], fragments=("/dev/zero",)),
+    Case("predict-image-link-loop", ["predict", "run", "loop.png"], setup=_loop("loop.png"),
+         fragments=("loop.png",)),
+    Case("predict-image-empty-name", ["predict", "run", ""]),
+    Case("predict-image-dash", ["predict", "run", "-"], fragments=("-",)),
+    Case("predict-image-model-file", ["predict", "run", "run/model.npz"],
+         fragments=("model.npz",)),
+    Case("predict-top-huge", ["predict", "run", "shirt.png", "--top", "10" * 15], code=0),
+    Case("predict-n-huge", ["predict", "run", "-n", "9" * 30, "--data-dir", "data"],
+         fragments=("-n",)),
+    Case("predict-show-without-images", ["predict", "run", "--show"], fragments=("--show",)),
+    # where pictures and exports go
+    Case("evaluate-out-fifo-is-not-replaced",
+         ["evaluate", "run", "--data-dir", "data", "--out", "pipe.png"],
+         setup=_fifo("pipe.png"), fragments=("pipe.png",)),
+    Case("evaluate-out-link-loop", ["evaluate", "run", "--data-dir", "data", "--out", "loop.png"],
+         setup=_loop("loop.png"), code=0),  # a link to nowhere is replaced by the picture
+    Case("evaluate-out-in-missing-folder",  # the folders are made
+         ["evaluate", "run", "--data-dir", "data", "--out", "no/such/c.png"], code=0),
+    Case("export-onnx-empty-name", ["export", "run", "--onnx", ""], fragments=("--onnx",)),
+    Case("export-onnx-fifo-is-not-replaced", ["export", "run", "--onnx", "pipe.onnx"],
+         setup=_fifo("pipe.onnx"), fragments=("pipe.onnx",)),
+    Case("export-onnx-over-its-own-model", ["export", "run", "--onnx", "run/model.npz"],
+         fragments=("model.npz",)),
+    Case("export-onnx-in-missing-folder", ["export", "run", "--onnx", "no/m.onnx"],
+         fragments=("no",)),
+    Case("export-onnx-under-a-file", ["export", "run", "--onnx", "shirt.png/m.onnx"],
+         fragments=("shirt.png",)),
+    # configuration files
+    Case("config-empty-name", ["train", "--config", "", *T], fragments=("config",)),
+    Case("config-is-a-folder", ["train", "--config", "run", *T], fragments=("run",)),
+    Case("config-is-a-fifo", ["train", "--config", "c.json", *T], setup=_fifo("c.json"),
+         fragments=("c.json",)),
+    Case("config-is-dev-zero", ["train", "--config", "/dev/zero", *T], fragments=("/dev/zero",)),
+    Case("config-nan-lr", ["train", "--config", "c.json", "--data-dir", "data"],
+         setup=_config("c.json", '{"lr": NaN}'), fragments=("NaN",)),
+    Case("config-huge-float-epochs", ["train", "--config", "c.json", "--data-dir", "data"],
+         setup=_config("c.json", '{"epochs": 1e400}'), fragments=("1e400",)),
+    Case("config-null-lr", ["train", "--config", "c.json", "--data-dir", "data"],
+         setup=_config("c.json", '{"lr": null}'), fragments=("lr",)),
+    Case("config-with-bom", ["train", "--config", "c.json", "--data-dir", "data"],
+         setup=_write("c.json", b"\xef\xbb\xbf{\"lr\": 0.1, \"epochs\": 0, \"hidden\": [8]}"),
+         code=0),
+    Case("config-latin1-bytes", ["train", "--config", "c.json", "--data-dir", "data"],
+         setup=_write("c.json", b'{"activation": "r\xe9lu"}'), fragments=("c.json",)),
+    Case("config-momentum-one", ["train", "--config", "c.json", "--data-dir", "data"],
+         setup=_config("c.json", '{"optimizer": "momentum", "momentum": 1.0}'),
+         fragments=("momentum",)),
+    Case("config-negative-seed", ["train", "--config", "c.json", "--data-dir", "data"],
+         setup=_config("c.json", '{"seed": -1}'), fragments=("seed",)),
+    # flags
+    Case("train-batch-size-huge", ["train", "--out", "big", "--batch-size", "9" * 30, *T],
+         code=0, slow=True),  # one batch holds the whole set
+    Case("train-dropout-one", ["train", "--dropout", "1", *T], fragments=("dropout",)),
+    Case("train-momentum-above-one", ["train", "--optimizer", "momentum", "--momentum", "1.5",
+                                      *T], fragments=("momentum",)),
+    Case("train-hidden-20-digits", ["train", "--hidden", "9" * 20, *T[:3]],
+         fragments=("hidden",)),
+    Case("train-empty-activation", ["train", "--activation", "", *T], fragments=("activation",)),
+    Case("train-empty-out", ["train", "--out", "", *T], fragments=("--out",)),
+    Case("train-empty-resume", ["train", "--resume", "", *T[:3]], fragments=("resume",)),
+    Case("train-out-name-too-long", ["train", "--out", "x" * 300, *T], fragments=("x" * 20,)),
+    Case("train-out-under-a-file", ["train", "--out", "shirt.png/run", *T],
+         fragments=("shirt.png",)),
+    Case("train-out-newline-name", ["train", "--out", "two\nlines", *T], code=0, slow=True),
+    Case("explore-width-20-digits", ["explore", "depth", "--depths", "1", "--width", "9" * 20,
+                                     "--data-dir", "data"], fragments=("9" * 20,)),
+    Case("explore-lrs-huge-list", ["explore", "lr", "--lrs", ",".join(["0.1"] * 1000)],
+         fragments=("at most 100",)),
+    Case("explore-depths-million", ["explore", "depth", "--depths", "1000000", "--width", "1"],
+         fragments=("at most 1000",)),
+    Case("explore-width-zero", ["explore", "depth", "--width", "0"], fragments=("--width",)),
+    Case("explore-out-is-a-file", ["explore", "depth", "--out", "shirt.png"],
+         fragments=("shirt.png: exists and is not a folder",)),
+    Case("explore-out-link-loop", ["explore", "depth", "--out", "loop"], setup=_loop("loop"),
+         fragments=("loop",)),
+    Case("explore-out-read-only", ["explore", "depth", "--out", "ro/ex"], setup=_readonly,
+         fragments=("not writable",)),
+    Case("sweep-out-is-a-file", ["sweep", "--out", "shirt.png", "--data-dir", "data"],
+         fragments=("shirt.png",)),
+    Case("sweep-out-read-only", ["sweep", "--out", "ro/sw", "--data-dir", "data"],
+         setup=_readonly, fragments=("ro",)),
+    Case("sweep-percentile-nan", ["sweep", "--prune-percentile", "nan"],
+         fragments=("percentile",)),
+    Case("sweep-empty-storage", ["sweep", "--storage", "", "--data-dir", "data"],
+         fragments=("storage",), owner="SWEEPS (an empty --storage ran trials on the default)"),
+    Case("sweep-space-is-a-folder", ["sweep", "--space", "run", "--data-dir", "data"],
+         fragments=("run",)),
+    Case("threads-zero", ["evaluate", "run", "--threads", "0"], fragments=("threads",)),
+    Case("threads-huge", ["evaluate", "run", "--threads", "9" * 20], fragments=("threads",),
+         owner="THREADS (hangs: no upper bound)", timeout=15),
+    # environments
+    Case("env-data-dir-empty", ["evaluate", "run", "--no-plot"], code=0,
+         env={"SCRATCHMLP_DATA_DIR": "", "SCRATCHMLP_SYSTEM_DATA_DIRS": "data"}),
+    Case("env-data-dir-is-a-file", ["evaluate", "run"], env={"SCRATCHMLP_DATA_DIR": "shirt.png"},
+         fragments=("shirt.png",)),
+    Case("env-verify-empty", ["evaluate", "run", "--data-dir", "data"],
+         env={"SCRATCHMLP_VERIFY": ""}, fragments=("SCRATCHMLP_VERIFY",)),
+    Case("env-home-and-cache-unset", ["evaluate", "run", "--data-dir", "data", "--no-plot"],
+         code=0, env={"HOME": None, "XDG_CACHE_HOME": None}),
+    Case("env-home-nonexistent", ["evaluate", "run", "--data-dir", "data", "--no-plot"], code=0,
+         env={"HOME": "/nonexistent/home", "XDG_CACHE_HOME": None}),
+    Case("env-cache-is-a-file", ["evaluate", "run", "--data-dir", "data", "--no-plot"], code=0,
+         env={"XDG_CACHE_HOME": "{here}/shirt.png"}),
+    Case("env-cache-relative", ["evaluate", "run", "--data-dir", "data", "--no-plot"], code=0,
+         env={"XDG_CACHE_HOME": "relative/cache"}),
+    Case("env-cache-read-only", ["evaluate", "run", "--data-dir", "data", "--no-plot"], code=0,
+         setup=_readonly, env={"XDG_CACHE_HOME": "{here}/ro"}),
+    Case("env-mirror-not-a-url", ["evaluate", "run"], env={"SCRATCHMLP_MIRROR": "not a url"},
+         fragments=("download",)),
+    Case("env-mplbackend-unknown", ["evaluate", "run", "--data-dir", "data"], code=0,
+         env={"MPLBACKEND": "nosuchbackend"}, owner="UX (report/_mpl.py: ValueError)"),
+    Case("env-mplconfigdir-read-only", ["evaluate", "run", "--data-dir", "data"], code=0,
+         setup=_readonly, env={"MPLCONFIGDIR": "{here}/ro/mpl", "HOME": "{here}/ro"},
+         owner="UX (report/_mpl.py: matplotlib's two-line warning on stderr)"),
+    Case("env-columns-negative", ["train", "--help"], code=0, env={"COLUMNS": "-5"}),
+    Case("env-tmpdir-missing", ["evaluate", "run", "--data-dir", "data"], code=0,
+         env={"TMPDIR": "/nonexistent/tmp"}),
+    # filesystems: read-only and full
+    Case("train-out-read-only", ["train", "--out", "ro/run", *T], setup=_readonly,
+         fragments=("ro",)),
+    Case("train-out-full-disk", ["train", "--out", "full/run", *T], setup=_full,
+         fragments=("No space left on device",)),
+    Case("train-resume-read-only", ["train", "--resume", "ro/run", *T[:3], "--epochs", "2"],
+         setup=_readonly_run, fragments=("ro/run",)),
+    Case("evaluate-read-only-run", ["evaluate", "ro/run", "--data-dir", "data"],
+         setup=_readonly_run, fragments=("confusion.png", "Read-only file system")),
+    Case("predict-grid-read-only-run", ["predict", "ro/run", "--data-dir", "data"],
+         setup=_readonly_run, fragments=("predictions.png",)),
+    Case("evaluate-full-disk-run", ["evaluate", "full/run", "--data-dir", "data"],
+         setup=_full_run, fragments=("No space left on device",)),
+    Case("export-full-disk", ["export", "run", "--onnx", "full/m.onnx"], setup=_full,
+         fragments=("No space left on device",)),
+    Case("explore-full-disk", ["explore", "depth", "--depths", "1", "--width", "4",
+                               "--epochs", "1", "--validation", "100", "--data-dir", "data",
+                               "--out", "full/ex"], setup=_full, slow=True,
+         fragments=("No space left on device",)),
+]
+
+
+@pytest.mark.parametrize("case", cases_to_params(ATTACK_CASES))
+def test_attack(case, place):
+    before = {p.name: p.read_bytes() for p in (place / "run").iterdir() if p.is_file()}
+    result = run_case(case, place)
+    assert_clean(result, case.code, *case.fragments)
+    after = {p.name: p.read_bytes() for p in (place / "run").iterdir() if p.is_file()}
+    if not case.id.startswith(("evaluate-", "predict-")):
+        assert {k: v for k, v in after.items() if k in before} == before  # nothing lost
+    for name in ("pipe.png", "pipe.onnx"):
+        if (place / name).exists() or os.path.lexists(place / name):
+            assert stat.S_ISFIFO((place / name).stat().st_mode), f"{name} was replaced"

@@ -21,6 +21,8 @@ def atomic_open(path, mode: str = "wb"):
     the temp file is removed and `path` keeps its old content.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # a rename would replace a pipe or a device
+        raise ScratchMLPError(f"{path}: exists and is not a regular file; give another name")
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:

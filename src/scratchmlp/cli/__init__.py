@@ -85,6 +85,12 @@ def _run(args):
         return code, f"scratchmlp: {kind}{_one_line(e)}"
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED, f"scratchmlp: interrupted{INTERRUPTED.get(args.command, '')}"
+    except OSError as e:
+        if e.filename is None:  # not about a file the user named: a bug, keep its traceback
+            raise
+        # A file system's refusal no check foresaw (a name too long, a loop of links, ...).
+        return EXIT_USER_ERROR, (f"scratchmlp: error: {e.filename}: cannot use it "
+                                 f"({e.strerror or e}); check the path")
 
 
 # What a Ctrl-C/SIGTERM outside training's own handler leaves behind, per command.

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 
+def path_text(text: str) -> str:
+    """An argparse type for file and folder names: an empty one (`--out "$UNSET"`) is refused,
+    not taken as "not given" (it silently trained a default run somewhere else)."""
+    import argparse
+    if not text:
+        raise argparse.ArgumentTypeError("an empty name; give a file or folder name")
+    return text
+
+
 def add_data_flag(parser):
-    parser.add_argument("--data-dir", metavar="DIR",
+    parser.add_argument("--data-dir", metavar="DIR", type=path_text,
                         help="folder with the four Fashion-MNIST files (.gz or raw IDX); "
                              "default: $SCRATCHMLP_DATA_DIR, the cache, then Debian's "
                              "/usr/share/datasets/fashion-mnist, then a download")

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from .common import (add_data_flag, add_threads_flag, load_data, picture_path, run_model_path,
-                     use_threads)
+from .common import (add_data_flag, add_threads_flag, load_data, path_text, picture_path,
+                     run_model_path, use_threads)
 
 HELP = "test accuracy, per-class accuracy and a confusion matrix of a trained run"
 
 
 def register(subparsers):
     p = subparsers.add_parser("evaluate", help=HELP, description=HELP)
-    p.add_argument("run", metavar="RUN", help="run folder (or its model.npz)")
-    p.add_argument("--out", metavar="PNG", help="where to draw the confusion matrix "
+    p.add_argument("run", metavar="RUN", type=path_text, help="run folder (or its model.npz)")
+    p.add_argument("--out", metavar="PNG", type=path_text, help="where to draw the confusion matrix "
                                                   "(default RUN/confusion.png)")
     p.add_argument("--no-plot", action="store_true", help="do not draw the confusion matrix")
     p.add_argument("--json", action="store_true",

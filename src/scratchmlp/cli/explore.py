@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 
-from .common import add_data_flag, add_threads_flag, check_output_folder, load_data, use_threads
+from .common import (add_data_flag, add_threads_flag, check_output_folder, load_data, path_text,
+                     use_threads)
 from .train import add_setting_flags, training_images
 
 HELP = "answer the chapter's exercises 1-3: accuracy against width, depth or learning rate"
@@ -66,7 +67,7 @@ def register(subparsers):
                    help="training images held out to compare the points (default 10000)")
     add_data_flag(p)
     add_threads_flag(p)
-    p.add_argument("--out", metavar="DIR", help="output folder (default runs/explore-KIND)")
+    p.add_argument("--out", metavar="DIR", type=path_text, help="output folder (default runs/explore-KIND)")
     p.add_argument("--force", action="store_true", help="start again, discarding finished points")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch lines")
     p.add_argument("--quiet", "-q", action="store_true",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_data_flag, load_data, run_model_path
+from .common import add_data_flag, load_data, path_text, run_model_path
 
 HELP = "export a trained run to ONNX (input images float32 (N,1,28,28), output probabilities)"
 
@@ -11,8 +11,9 @@ def register(subparsers):
     p = subparsers.add_parser("export", help=HELP, description=HELP + ". Needs the optional "
                               "extra scratchmlp[onnx] (onnx, onnxruntime); in a checkout: "
                               ".venv/bin/pip install -e '.[onnx]'")
-    p.add_argument("run", metavar="RUN", help="run folder (or its model.npz)")
-    p.add_argument("--onnx", metavar="FILE", required=True, help="the .onnx file to write")
+    p.add_argument("run", metavar="RUN", type=path_text, help="run folder (or its model.npz)")
+    p.add_argument("--onnx", metavar="FILE", type=path_text, required=True,
+                   help="the .onnx file to write")
     p.add_argument("--check", action="store_true",
                    help="run the export in onnxruntime on the test set and compare it with "
                         "scratchmlp's own probabilities")

@@ -7,8 +7,8 @@ images titled "true / predicted".
 
 from __future__ import annotations
 
-from .common import (add_data_flag, add_threads_flag, load_data, picture_path, run_model_path,
-                     use_threads)
+from .common import (add_data_flag, add_threads_flag, load_data, path_text, picture_path,
+                     run_model_path, use_threads)
 
 HELP = "classify your own images (PNG/JPEG), or draw test images with true/predicted labels"
 MAX_GRID = 100  # test images drawn in one picture: more is unreadable (and 10,000 took 6.7 GB)
@@ -16,7 +16,7 @@ MAX_GRID = 100  # test images drawn in one picture: more is unreadable (and 10,0
 
 def register(subparsers):
     p = subparsers.add_parser("predict", help=HELP, description=HELP)
-    p.add_argument("run", metavar="RUN", help="run folder (or its model.npz)")
+    p.add_argument("run", metavar="RUN", type=path_text, help="run folder (or its model.npz)")
     p.add_argument("images", metavar="IMAGE", nargs="*",
                    help="your pictures (PNG, JPEG, ...; any size, colour or grey); without "
                         "them, the first -n test images are drawn")
@@ -26,7 +26,7 @@ def register(subparsers):
     p.add_argument("--show", action="store_true",
                    help="with IMAGE: draw each picture as the model saw it, with its top guess "
                         "(to --out, default RUN/seen.png)")
-    p.add_argument("--out", metavar="PNG", help="where to write the picture "
+    p.add_argument("--out", metavar="PNG", type=path_text, help="where to write the picture "
                                                   "(default RUN/predictions.png, or RUN/seen.png "
                                                   "with IMAGE --show)")
     p.add_argument("--json", action="store_true",

@@ -9,7 +9,7 @@ import time
 
 from ..errors import ScratchMLPError
 from ..ranges import SettingError, shown
-from .common import StopFlag, add_data_flag, add_threads_flag, load_data, use_threads
+from .common import StopFlag, add_data_flag, add_threads_flag, load_data, path_text, use_threads
 
 HELP = "train an MLP (the chapter's 784-256-10 by default) into a run folder"
 
@@ -79,7 +79,7 @@ def add_setting_flags(p, hidden: bool = True):
                         "(left-right), or shift,flip; 'none' turns it off (default none)")
     p.add_argument("--subset", type=_number(int), metavar="N",
                    help="train on the first N training images only (default all)")
-    p.add_argument("--config", metavar="FILE|NAME",
+    p.add_argument("--config", metavar="FILE|NAME", type=path_text,
                    help="read settings from a JSON file, or a shipped recipe by name: chapter, "
                         "best (flags given here override it)")
 
@@ -95,8 +95,9 @@ def register(subparsers):
                         "every epoch")
     add_data_flag(p)
     add_threads_flag(p)
-    p.add_argument("--out", metavar="RUN", help="run folder (default runs/mlp-DATE-TIME)")
-    p.add_argument("--resume", metavar="RUN", help="continue an interrupted run")
+    p.add_argument("--out", metavar="RUN", type=path_text,
+                   help="run folder (default runs/mlp-DATE-TIME)")
+    p.add_argument("--resume", metavar="RUN", type=path_text, help="continue an interrupted run")
     p.add_argument("--force", action="store_true", help="overwrite an existing run folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", "-q", action="store_true",
