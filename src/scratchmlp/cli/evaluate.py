@@ -11,8 +11,8 @@ HELP = "test accuracy, per-class accuracy and a confusion matrix of a trained ru
 def register(subparsers):
     p = subparsers.add_parser("evaluate", help=HELP, description=HELP)
     p.add_argument("run", metavar="RUN", type=path_text, help="run folder (or its model.npz)")
-    p.add_argument("--out", metavar="PNG", type=path_text, help="where to draw the confusion matrix "
-                                                  "(default RUN/confusion.png)")
+    p.add_argument("--out", metavar="PNG", type=path_text,
+                   help="where to draw the confusion matrix (default RUN/confusion.png)")
     p.add_argument("--no-plot", action="store_true", help="do not draw the confusion matrix")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (accuracy, per_class, confusion, n) instead "

@@ -67,7 +67,8 @@ def register(subparsers):
                    help="training images held out to compare the points (default 10000)")
     add_data_flag(p)
     add_threads_flag(p)
-    p.add_argument("--out", metavar="DIR", type=path_text, help="output folder (default runs/explore-KIND)")
+    p.add_argument("--out", metavar="DIR", type=path_text,
+                   help="output folder (default runs/explore-KIND)")
     p.add_argument("--force", action="store_true", help="start again, discarding finished points")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch lines")
     p.add_argument("--quiet", "-q", action="store_true",
@@ -106,7 +107,7 @@ def points_for(args, base):
         return [Point(f"depth-{d}", d, with_(hidden=[width] * d)) for d in depths]
     if args.widths or args.depths:
         raise ScratchMLPError("explore lr takes --lrs and --width (not --widths, --depths)")
-    hidden = [args.width] if args.width is not None else base.hidden
+    hidden = base.hidden if args.width is None else [args.width]
     return [Point(f"lr-{lr:g}", lr, with_(lr=lr, hidden=hidden)) for lr in (args.lrs or DEFAULT_LRS)]
 
 

@@ -26,9 +26,9 @@ def register(subparsers):
     p.add_argument("--show", action="store_true",
                    help="with IMAGE: draw each picture as the model saw it, with its top guess "
                         "(to --out, default RUN/seen.png)")
-    p.add_argument("--out", metavar="PNG", type=path_text, help="where to write the picture "
-                                                  "(default RUN/predictions.png, or RUN/seen.png "
-                                                  "with IMAGE --show)")
+    p.add_argument("--out", metavar="PNG", type=path_text,
+                   help="where to write the picture (default RUN/predictions.png, or "
+                        "RUN/seen.png with IMAGE --show)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object instead of lines: per image its top classes "
                         "and all ten probabilities (with IMAGE), or each test image's true and "
