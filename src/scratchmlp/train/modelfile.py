@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine import Array
 from ..errors import ScratchMLPError
 from ..files import atomic_write_bytes, parse_json, short
 from ..nn import MLP, optim
@@ -75,16 +76,16 @@ def save_checkpoint(path, model: MLP, config: TrainConfig, epoch: int, optimizer
 
 
 # ---- what a file of a given config holds ---------------------------------------------------
-class _Standin:
-    """A zero-size parameter whose shape (0, j+1) marks it as parameter j (no memory)."""
-
-    def __init__(self, j: int):
-        self.data = np.zeros((0, j + 1), np.float32)
+def _standin(j: int) -> Array:
+    """A real parameter of zero size whose shape (0, j+1) marks it as parameter j."""
+    param = Array(np.zeros((0, j + 1), np.float32), dtype=np.float32)
+    param.attach_grad()
+    return param
 
 
 def _optimizer_shapes(config: TrainConfig, param_shapes: list) -> dict:
     """state name -> (shape, dtype kinds) of the optimiser's state, asked of optim itself."""
-    standins = [_Standin(j) for j in range(len(param_shapes))]
+    standins = [_standin(j) for j in range(len(param_shapes))]
     try:
         state = optim.build(config.optimizer, standins, config.lr, momentum=config.momentum)
     except ScratchMLPError:
@@ -126,22 +127,32 @@ def _names(names) -> str:
 
 
 # ---- reading -------------------------------------------------------------------------------
-def _sniff(path: Path):
-    """Refuse what is not a regular zip file before any parser sees it (a FIFO never blocks)."""
+def _open_regular(path: Path):
+    """The file at `path`, opened once, refusing what is not a regular file (a FIFO or a
+    device never blocks: checked before opening, opened non-blocking, checked again)."""
     try:
         st = os.stat(path)
         if stat.S_ISDIR(st.st_mode):
             raise ScratchMLPError(f"{path}: is a directory, not a model file")
-        if not stat.S_ISREG(st.st_mode):
-            raise ScratchMLPError(f"{path}: not a regular file (a pipe or device?); {_REMAKE}")
-        with open(path, "rb") as f:
-            head = f.read(6)
-            f.seek(max(0, st.st_size - (1 << 16) - 22))
-            tail = f.read()
+        if stat.S_ISREG(st.st_mode):
+            f = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+            if stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return f
+            f.close()
     except FileNotFoundError:
         raise ScratchMLPError(f"{path}: no such model file") from None
     except OSError as e:
         raise ScratchMLPError(f"{path}: cannot read ({e.strerror or e})") from None
+    raise ScratchMLPError(f"{path}: not a regular file (a pipe or device?); {_REMAKE}")
+
+
+def _sniff(f, path: Path):
+    """Refuse what is not a zip of a plausible directory before zipfile parses it."""
+    head = f.read(6)
+    size = os.fstat(f.fileno()).st_size
+    f.seek(max(0, size - (1 << 16) - 22))
+    tail = f.read()
+    f.seek(0)
     if head.startswith(b"\x93NUMPY"):
         raise ScratchMLPError(f"{path}: a single .npy array, not an .npz model file; {_REMAKE}")
     if head[:1] == b"\x80":  # pickle protocol 2+ opcode
@@ -299,9 +310,21 @@ def _read_file(path) -> tuple:
     """(config, arrays) of a model or checkpoint file, every size bounded by its config."""
     path = Path(path)
     source = str(path)
-    _sniff(path)
     try:
-        with zipfile.ZipFile(path) as archive:
+        with _open_regular(path) as f:
+            _sniff(f, path)
+            config, arrays = _read_archive(f, source)
+    except ScratchMLPError:
+        raise
+    except OSError as e:  # a read failing midway (I/O error)
+        raise ScratchMLPError(f"{path}: cannot read ({e.strerror or e})") from None
+    _check_finite(arrays, source)
+    return config, arrays
+
+
+def _read_archive(f, source: str) -> tuple:
+    try:
+        with zipfile.ZipFile(f) as archive:
             infos = _directory(archive, source)
             config = _read_config(archive, infos, source)
             expected = _check_entries(infos, config, source)
@@ -314,9 +337,8 @@ def _read_file(path) -> tuple:
             ValueError, RuntimeError, NotImplementedError, UnicodeDecodeError, OverflowError,
             struct.error, KeyError, IndexError, MemoryError) as e:
         # Damage in the zip layer itself: CRC, compression, directory, encryption.
-        raise ScratchMLPError(f"{path}: damaged .npz model file ({type(e).__name__}: "
+        raise ScratchMLPError(f"{source}: damaged .npz model file ({type(e).__name__}: "
                               f"{_first_line(e)}); {_REMAKE}") from None
-    _check_finite(arrays, source)
     return config, arrays
 
 
