@@ -90,6 +90,7 @@ def test_harness_reports_a_failing_cell_and_stops_there(tmp_path):
 
 
 # ---- linear regression: fast, no Fashion-MNIST -----------------------------------------------
+@pytest.mark.slow  # seconds on a busy machine
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_linear_regression_sections_recover_w_and_b(edition):
     paths = EDITIONS[edition][:2]

@@ -321,6 +321,7 @@ CACHE_DAMAGE = {
 }
 
 
+@pytest.mark.slow  # seconds on a busy machine
 @pytest.mark.parametrize("case", sorted(CACHE_DAMAGE))
 def test_a_damaged_cache_is_decoded_again_with_a_note(tmp_path, official_tiny, capsys, case):
     data, arrays = official_tiny
@@ -387,6 +388,7 @@ def test_an_idx_file_too_big_is_refused_unread(tmp_path):
         idx.read(path)
 
 
+@pytest.mark.slow  # seconds on a busy machine
 def test_a_gzip_idx_inflating_past_the_limit(tmp_path):
     path = tmp_path / "train-images-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(idx.header((200000, 28, 28)) + bytes(200000 * 784), 1))

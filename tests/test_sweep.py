@@ -129,6 +129,7 @@ def test_best_json_retrains_with_scratchmlp_train(real_data, tmp_path):
     assert 0 <= float(last["test_acc"]) <= 1
 
 
+@pytest.mark.slow  # seconds on a busy machine
 def test_bad_sweep_options_are_one_line_errors(tmp_path, capsys):
     from scratchmlp.cli import main
     for flags, message in [(["--trials", "0"], "--trials"), (["--workers", "0"], "--workers"),

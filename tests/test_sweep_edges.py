@@ -117,6 +117,7 @@ def test_out_in_a_read_only_folder_is_refused(capsys, tmp_path, data, read_only_
 
 
 # ---- storages that are not this Optuna's studies ----------------------------------------------
+@pytest.mark.slow  # seconds on a busy machine
 def test_a_study_db_of_a_newer_optuna_schema_is_refused_untouched(capsys, tmp_path, data):
     out = tmp_path / "out"
     out.mkdir()
