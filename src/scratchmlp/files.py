@@ -126,6 +126,8 @@ def read_small_file(path: Path, what: str, limit: int) -> bytes:
                                   f"holds (at most {limit:,})")
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped after the stat
+                raise ScratchMLPError(f"{path}: not a regular file; give a {what} file")
             data = f.read(limit + 1)
     except FileNotFoundError:
         raise ScratchMLPError(f"{path}: no such {what} file") from None

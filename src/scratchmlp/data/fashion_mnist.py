@@ -281,6 +281,8 @@ def _read_cached(path: Path, digest: str) -> np.ndarray:
         if not stat.S_ISREG(st.st_mode) or st.st_size > idx.MAX_BYTES + 4096:
             raise _CacheMismatch(f"{path.name} is not a file of a plausible size")
         with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise _CacheMismatch(f"{path.name} is not a regular file")
             shape, fortran, dtype = _npy_header(f, path.name)
             count = math.prod(shape)
             if dtype != np.uint8 or fortran or len(shape) not in (1, 3) \

@@ -40,6 +40,8 @@ def read_bytes(path) -> bytes:
             raise ScratchMLPError(f"{path}: {st.st_size:,} bytes, more than the "
                                   f"{MAX_BYTES >> 20} MiB this reader accepts")
         with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped after the stat
+                raise ScratchMLPError(f"{path}: not a regular file; give an IDX file")
             raw = f.read(MAX_BYTES + 4097)
     except FileNotFoundError:
         raise ScratchMLPError(f"{path}: no such file") from None
