@@ -258,13 +258,16 @@ def private_postgres():
 
 
 @pytest.mark.slow
-def test_postgres_stopped_mid_sweep_is_one_line_and_exit_2(tmp_path, data, private_postgres):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_postgres_stopped_mid_sweep_is_one_line_and_exit_2(tmp_path, data, private_postgres,
+                                                            workers):
     url, stop_server = private_postgres
     out = tmp_path / "out"
     space = json.loads(SPACE) | {"epochs": 400}
     worker = subprocess.Popen(
         scratchmlp_command("sweep", "--data-dir", data, *FLAGS, "--space", json.dumps(space),
-                           "--trials", 3, "--storage", url, "--out", out, "--no-prune"),
+                           "--trials", 3, "--storage", url, "--out", out, "--no-prune",
+                           "--workers", workers),
         env=subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0"), text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -272,13 +275,18 @@ def test_postgres_stopped_mid_sweep_is_one_line_and_exit_2(tmp_path, data, priva
             if " epoch 2/" in line:
                 break
         stop_server()
-        _, stderr = worker.communicate(timeout=120)
+        rest, stderr = worker.communicate(timeout=120)
     finally:
         if worker.poll() is None:
             worker.kill()
     line = error_line(stderr)
     assert worker.returncode == 2, stderr
-    assert "lost the study storage postgresql+psycopg://postgres@127.0.0.1:" in line, line
-    assert "run the same command again once it is back" in line
+    if workers == 1:
+        assert "lost the study storage postgresql+psycopg://postgres@127.0.0.1:" in line, line
+        assert "run the same command again once it is back" in line
+    else:  # each worker's own line went to stdout with its progress
+        assert "sweep worker(s) scratchmlp-sweep-worker-0, scratchmlp-sweep-worker-1 stopped " \
+               "with an error" in line, line
+        assert rest.count(" stopped: ") == 2 and " stopped: lost the study storage " in rest, rest
     _record(line)
     assert not out.exists()  # no report of a study it can no longer read

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..errors import ScratchMLPError
+
 HELP = "search hyperparameters with Optuna (validation accuracy; the test set is never used)"
 
 DESCRIPTION = HELP + """.
@@ -59,20 +61,11 @@ def register(subparsers):
 
 
 def run(args) -> int:
-    from ..errors import ScratchMLPError
-    from .common import check_output_folder
     _check_numbers(args)
-    check_output_folder(args.out)
-    if args.best:  # written at the end: refused now rather than after hours of trials
-        from pathlib import Path
-        if Path(args.best).is_dir():
-            raise ScratchMLPError(f"--best {args.best}: is a folder; name a file such as "
-                                  "best.json")
-        check_output_folder(Path(args.best).parent, "--best")
+    _check_outputs(args)
     _check_installed(args.storage)
     from ..sweep import export, study
     from ..sweep.space import load_space
-    from .common import StopFlag
 
     space = load_space(_space_source(args.space),
                        {"epochs": args.epochs} if args.epochs else None)
@@ -88,18 +81,15 @@ def run(args) -> int:
     print(f"sweep: study {settings.study!r} in {where}, {settings.trials} trials, "
           f"{settings.workers} worker(s), validation {settings.validation} images"
           + (f", subset {settings.subset}" if settings.subset else ""), flush=True)
-    interrupted = None
     with _advice():
         current = study.open_study(settings)  # a refusal here is one line, before any worker
-        if not args.report_only:
-            with StopFlag() as stop:
-                try:
-                    study.run_workers(settings, should_stop=stop, data=data)
-                except study.StorageLost:
-                    raise
-                except (KeyboardInterrupt, ScratchMLPError) as e:
-                    interrupted = e  # finished trials are stored: still write what we have
+        interrupted = None if args.report_only else _run_trials(study, settings, data)
+        try:
             current = study.open_study(settings)
+        except ScratchMLPError:
+            if interrupted is None:
+                raise
+            raise interrupted from None  # the first cause, not its echo (a lost server)
     _report(study, export, current, settings, args.best)
     if interrupted is not None:
         from ..train.run import Interrupted
@@ -108,6 +98,33 @@ def run(args) -> int:
                               "again to continue the study")
         raise interrupted
     return 0
+
+
+def _run_trials(study, settings, data):
+    """Run the workers; an interruption or a worker's error is returned (finished trials are
+    stored, so the report is still written), a lost server raised."""
+    from .common import StopFlag
+    with StopFlag() as stop:
+        try:
+            study.run_workers(settings, should_stop=stop, data=data)
+        except study.StorageLost:
+            raise
+        except (KeyboardInterrupt, ScratchMLPError) as e:
+            return e
+    return None
+
+
+def _check_outputs(args):
+    """--out, and --best (written after the trials: refused now, not after hours of them)."""
+    from pathlib import Path
+
+    from .common import check_output_folder
+    check_output_folder(args.out)
+    if args.best:
+        if Path(args.best).is_dir():
+            raise ScratchMLPError(f"--best {args.best}: is a folder; name a file such as "
+                                  "best.json")
+        check_output_folder(Path(args.best).parent, "--best")
 
 
 def _space_source(text):
@@ -119,7 +136,6 @@ def _space_source(text):
 
 
 def _check_numbers(args):
-    from ..errors import ScratchMLPError
     for flag, value in (("--trials", args.trials), ("--workers", args.workers),
                         ("--heartbeat", args.heartbeat), ("--epochs", args.epochs),
                         ("--subset", args.subset)):
@@ -139,7 +155,6 @@ def _check_installed(storage):
     """Optuna, and psycopg for a PostgreSQL URL: said with the command that installs them."""
     import importlib.util
 
-    from ..errors import ScratchMLPError
     from .common import install_hint
     if importlib.util.find_spec("optuna") is None:
         raise ScratchMLPError("the sweep needs Optuna, which is not installed; install it: "
@@ -154,7 +169,6 @@ def _check_installed(storage):
 def _checked_data(args):
     """The data, with --validation and --subset checked against it (one line, nothing stored)."""
     from ..data import split_validation
-    from ..errors import ScratchMLPError
     from .common import load_data
     data = load_data(args)
     total = len(data.train_labels)

@@ -450,7 +450,7 @@ def _worker_main(settings_dict: dict, worker: int, threads: int):
     """Entry point of a spawned worker process: start its threads (`threads` of them). SIGINT and
     SIGTERM (Ctrl-C reaches every process of the terminal; the parent forwards a SIGTERM) stop
     it after the current batch: the running trial is recorded FAIL, finished ones stay. An
-    error is one line on stderr and exit status 2, never a traceback."""
+    error is one line and exit status 2, never a traceback."""
     import signal
     import sys
 
@@ -466,8 +466,9 @@ def _worker_main(settings_dict: dict, worker: int, threads: int):
             print(f"worker {worker} (pid {os.getpid()}) stopped by a signal; its running trial "
                   "is recorded as FAIL", flush=True)
             return
-        print(f"worker {worker} (pid {os.getpid()}): {' '.join(str(e).split())}",
-              file=sys.stderr, flush=True)
+        # on stdout with the progress lines: stderr keeps the one error line of the parent
+        print(f"worker {worker} (pid {os.getpid()}) stopped: {' '.join(str(e).split())}",
+              flush=True)
         sys.exit(2)
 
 
