@@ -323,7 +323,7 @@ def test_a_resumed_epoch_sees_the_same_order():
 
 
 def test_batch_size_must_be_positive():
-    with pytest.raises(ScratchMLPError, match="batch size"):
+    with pytest.raises(ScratchMLPError, match="batch_size must be a positive whole number"):
         DataIter(numpy.zeros((2, 28, 28), numpy.uint8), numpy.zeros(2), 0)
 
 

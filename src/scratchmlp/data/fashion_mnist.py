@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import ranges
 from ..errors import ScratchMLPError
 from ..files import atomic_write_bytes, parse_json, read_small_file
 from . import augment as augmentation, idx
@@ -340,8 +341,7 @@ class DataIter:
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int,
                  shuffle: bool = False, seed: int = 0, augment=()):
-        if batch_size <= 0:
-            raise ScratchMLPError(f"batch size must be positive, got {batch_size}")
+        ranges.check("batch_size", batch_size)
         self.images, self.labels = images, labels
         self.batch_size, self.shuffle, self.seed = int(batch_size), shuffle, seed
         self.augment = augmentation.check(augment)

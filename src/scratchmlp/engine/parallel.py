@@ -23,7 +23,7 @@ import threading
 
 import numpy as np
 
-from ..errors import ScratchMLPError
+from .. import ranges
 
 # Fixed constants (changing them changes results in the last bits, as a new BLAS would).
 # A chunk is a BLAS call of its own, with its own packing and blocking: measured here (one
@@ -119,8 +119,7 @@ def set_threads(threads: int | None = None) -> int:
     Returns the number in use. Results are the same whatever the number."""
     if threads is None:
         threads = default_threads()
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ScratchMLPError(f"threads must be a positive whole number, got {threads!r}")
+    threads = int(ranges.check("threads", threads))
     _hold_blas_at_one_thread()
     if _pool[0] is None or _pool[0].threads != threads:
         if _pool[0] is not None:
