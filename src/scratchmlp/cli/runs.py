@@ -191,7 +191,7 @@ def table_row(entry: dict) -> list:
         return [name, f"{entry['state']}: {printable(entry['problem'])}"]
     config, last = entry["config"], (entry["rows"][-1] if entry["rows"] else {})
     from .train import readable
-    network = printable("-".join(map(str, [784, *config.hidden, 10])), 40) + \
+    network = printable("-".join(map(str, config.sizes)), 40) + \
         f" {config.activation}"
     optimiser = f"{config.optimizer} lr {readable(config.lr)}"
     metrics = [format_number(last.get(key)) for key, _ in METRICS_SHOWN]

@@ -228,7 +228,7 @@ def describe(config) -> str:
     """One line naming the network and every setting that differs from the chapter's, with
     numbers rounded for reading (config.json keeps the exact values)."""
     from ..train.config import TrainConfig
-    sizes = "-".join(map(str, [784, *config.hidden, 10]))
+    sizes = "-".join(map(str, config.sizes))
     text = (f"MLP {sizes} ({config.activation}), {config.optimizer} lr {readable(config.lr)}, "
             f"batch {config.batch_size}, {plural(config.epochs, 'epoch')}, seed {config.seed}")
     chapter = TrainConfig()

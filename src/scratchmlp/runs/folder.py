@@ -242,7 +242,7 @@ class RunFolder:
 
 
 def curves_title(config) -> str:
-    sizes = "-".join(map(str, [784, *config.hidden, 10]))
+    sizes = "-".join(map(str, config.sizes))
     return f"MLP {sizes}, {config.optimizer} lr {config.lr:.3g}"
 
 

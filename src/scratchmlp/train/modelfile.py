@@ -31,7 +31,7 @@ from ..engine import Array
 from ..errors import ScratchMLPError
 from ..files import atomic_write_bytes, parse_json, short
 from ..nn import MLP, optim
-from ..nn.model import weight_shapes
+from ..nn.model import parameter_count, weight_shapes
 from .config import TrainConfig
 
 _OPT = "opt."
@@ -52,8 +52,7 @@ def build_model(config: TrainConfig) -> MLP:
         return MLP(784, config.hidden, 10, activation=config.activation, init=config.init,
                    seed=config.seed, dropout=config.dropout)
     except MemoryError:
-        sizes = [784, *config.hidden, 10]
-        count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        count = parameter_count(config.sizes)
         raise ScratchMLPError(f"hidden {config.hidden}: a model of {count:,} parameters does "
                               "not fit in memory; choose smaller hidden layer widths") from None
 
@@ -100,7 +99,7 @@ def _optimizer_shapes(config: TrainConfig, param_shapes: list) -> dict:
 
 
 def _weight_shapes(config: TrainConfig) -> dict:
-    return weight_shapes([784, *config.hidden, 10])  # the one statement of a model's arrays
+    return weight_shapes(config.sizes)  # the one statement of a model's arrays
 
 
 def entries_of(config: TrainConfig) -> dict:
