@@ -169,14 +169,22 @@ def _greyscale(image) -> np.ndarray:
     has_alpha = "A" in image.getbands() or "transparency" in image.info
     if not has_alpha:
         return np.asarray(image.convert("L"), dtype=np.float32)
-    rgba = image.convert("RGBA")
-    alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255
-    grey = np.asarray(rgba.convert("L"), dtype=np.float32)
-    if alpha.sum() == 0:
+    # in place, one float32 plane at a time: a 25-megapixel picture stays a few hundred MB
+    rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+    alpha = np.array(rgba.getchannel("A"), dtype=np.float32)
+    alpha /= 255
+    grey = np.array(rgba.convert("L"), dtype=np.float32)
+    del rgba
+    coverage = alpha.sum()
+    if coverage == 0:
         return np.zeros_like(grey)
-    dark_object = (grey * alpha).sum() / alpha.sum() < 127.5
+    grey *= alpha
+    dark_object = grey.sum() / coverage < 127.5
     ground = 255.0 if dark_object else 0.0
-    return grey * alpha + ground * (1 - alpha)
+    np.subtract(1, alpha, out=alpha)
+    alpha *= ground
+    grey += alpha
+    return grey
 
 
 def load_image(path) -> np.ndarray:
