@@ -102,7 +102,7 @@ def _weight_shapes(config: TrainConfig) -> dict:
     return weight_shapes(config.sizes)  # the one statement of a model's arrays
 
 
-def entries_of(config: TrainConfig) -> dict:
+def _entries_of(config: TrainConfig) -> dict:
     """Every entry a model or checkpoint file of `config` may hold: name -> (shape, kinds)."""
     weights = _weight_shapes(config)
     entries = {name: (shape, "f") for name, shape in weights.items()}
@@ -212,7 +212,7 @@ def _check_entries(infos: dict, config: TrainConfig, source: str) -> dict:
     if len(required) + 1 > len(infos) or len(infos) > 6 * len(required) + 3:
         expected = {**dict.fromkeys(required), "config": None}  # too many: skip the big table
     else:
-        expected = {**entries_of(config), "config": None}
+        expected = {**_entries_of(config), "config": None}
     missing = [name for name in required if name not in infos]
     extra = [name for name in infos if name not in expected]
     if missing or extra:
@@ -348,12 +348,6 @@ def _check_finite(arrays: dict, source: str):
             raise ScratchMLPError(f"{source}: {what}{name} holds NaN or infinite values as "
                                   "float32 (a diverged run?); use a checkpoint from before it "
                                   "diverged")
-
-
-def read_npz(path) -> dict:
-    """Every array of a model or checkpoint file (and its config as JSON text), bounded."""
-    config, arrays = _read_file(path)
-    return dict(arrays, config=np.array(config.to_json()))
 
 
 def _build_loaded(arrays: dict, config: TrainConfig, source: str) -> MLP:
