@@ -303,6 +303,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
 @pytest.mark.parametrize("argv, advice", [
     (["evaluate", "run"], None),
     (["predict", "run"], None),
@@ -311,7 +312,7 @@ sys.exit(main(sys.argv[1:]))
      "run the same command again"),
     (["train", "--out", "new"], "scratchmlp train --resume"),
 ], ids=["evaluate", "predict", "export", "explore", "train"])
-def test_sigterm_message_fits_the_command(argv, advice, place):
+def test_sigterm_message_fits_the_command(argv, advice, signum, place):
     process = subprocess.Popen([sys.executable, "-c", SLOW_LOAD, *argv], cwd=place,
                                env=env_for(place), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
@@ -322,7 +323,7 @@ def test_sigterm_message_fits_the_command(argv, advice, place):
         process.communicate(timeout=30)
         pytest.skip("the onnx extra is not installed")
     assert line == "loading\n"
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130, err
     lines = [x for x in err.splitlines() if not x.startswith("scratchmlp: note:")]
@@ -422,6 +423,8 @@ def _config(name, text):
 
 
 T = ["--data-dir", "data", "--no-progress", "--hidden", "8", "--epochs", "1"]  # a quick train
+SWEEP_QUICK = ["--data-dir", "data", "--out", "sw", "--validation", "100", "--subset", "50",
+               "--epochs", "1", "--trials", "1"]
 
 ATTACK_CASES = [
     # run folders and model files that are not what they seem
@@ -549,6 +552,18 @@ ATTACK_CASES = [
          fragments=("storage",), owner="SWEEPS (an empty --storage ran trials on the default)"),
     Case("sweep-space-is-a-folder", ["sweep", "--space", "run", "--data-dir", "data"],
          fragments=("run",)),
+    Case("sweep-seed-negative", ["sweep", "--seed", "-1", *SWEEP_QUICK],
+         fragments=("seed",), owner="SWEEPS (numpy ValueError from the sampler's seed)"),
+    Case("sweep-heartbeat-huge", ["sweep", "--heartbeat", "9" * 21, *SWEEP_QUICK],
+         fragments=("heartbeat",), owner="SWEEPS (OverflowError: timestamp too large)"),
+    Case("sweep-best-empty", ["sweep", "--best", "", *SWEEP_QUICK], fragments=("--best",),
+         owner="SWEEPS (an empty --best is taken as not given)"),
+    Case("train-config-300000-layers", ["train", "--config", "deep.json", "--data-dir", "data",
+                                        "--no-progress"],
+         setup=_config("deep.json", '{"hidden": [' + ",".join(["1"] * 300000) + "]}"),
+         fragments=("hidden",), timeout=20,
+         owner="HOUSE (ranges: no bound on the number of layers; a 600 KB header line, and "
+               "the run never ends)"),
     Case("threads-zero", ["evaluate", "run", "--threads", "0"], fragments=("threads",)),
     Case("threads-huge", ["evaluate", "run", "--threads", "9" * 20], fragments=("threads",),
          owner="THREADS (hangs: no upper bound)", timeout=15),
