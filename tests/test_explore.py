@@ -32,6 +32,11 @@ def test_explore_lr_marks_divergence_and_never_crashes(real_data, tmp_path, caps
     # the diverged run stopped at once: no finished epoch in its metrics
     with open(out / "points" / "lr-1000" / "metrics.csv", newline="") as f:
         assert list(csv.DictReader(f)) == []
+    # its result.json is strict JSON (NaN as null), so a rerun skips the diverged point too
+    assert "NaN" not in (out / "points" / "lr-1000" / "result.json").read_text()
+    assert main(["explore", "lr", "--lrs", "0.1,1000", "--width", "16", "--epochs", "2",
+                 "--out", str(out), *SMALL]) == 0
+    assert capsys.readouterr().out.count("already done, skipped") == 2
 
 
 def test_a_nan_loss_is_diverged_even_without_a_limit(real_data, tmp_path, capsys):
@@ -115,3 +120,29 @@ def test_the_loss_panel_does_not_blow_up_tiny_differences(tmp_path):
              "train_acc": float("nan"), "train_loss": float("nan")}]
     path = plot_exploration(rows, tmp_path / "depth.png", "hidden layers")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '{"config": 1}', "{", '{"a": 1, "a": 2}',
+                                  "NaN", '{"config": null, "result": []}'])
+def test_an_odd_result_file_means_the_point_is_trained_again(tmp_path, text):
+    from scratchmlp.runs.exploration import _result_path, load_result
+    point = Point("hidden-8", 8, TrainConfig(hidden=[8], validation=10))
+    path = _result_path(tmp_path, point)
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    assert load_result(tmp_path, point) is None
+
+
+def test_a_result_made_with_the_same_config_is_reused(tmp_path):
+    import json
+
+    from scratchmlp.runs.exploration import RESULT_FIELDS, _result_path, load_result
+    point = Point("hidden-8", 8, TrainConfig(hidden=[8], validation=10))
+    result = {name: 0 for name in RESULT_FIELDS}
+    path = _result_path(tmp_path, point)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"config": point.config.to_dict(), "result": result}))
+    assert load_result(tmp_path, point) == result
+    path.write_text(json.dumps({"config": {**point.config.to_dict(), "lr": 0.1},
+                                "result": result}))
+    assert load_result(tmp_path, point) is None

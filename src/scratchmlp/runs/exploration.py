@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ScratchMLPError
-from ..files import atomic_write_text
+from ..files import atomic_write_text, read_json
 from ..train.config import TrainConfig
 from ..train.loop import Diverged
 from . import RunFolder, train_run
@@ -37,17 +37,21 @@ def _result_path(out: Path, point: Point) -> Path:
 
 
 def load_result(out: Path, point: Point):
-    """The stored result of a finished point made with the same configuration, else None."""
+    """The stored result of a finished point made with the same configuration, else None
+    (a missing, unreadable or odd result.json means: train the point again)."""
     path = _result_path(out, point)
     if not path.is_file():
         return None
     try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # unreadable: train it again
-    if saved.get("config") != point.config.to_dict():
+        saved = read_json(path, "result")
+    except ScratchMLPError:
+        return None
+    if not isinstance(saved, dict) or saved.get("config") != point.config.to_dict():
         return None  # other settings: run_point resumes it (more epochs) or refuses
-    return saved["result"]
+    result = saved.get("result")
+    if not isinstance(result, dict) or set(RESULT_FIELDS) - set(result):
+        return None
+    return {k: float("nan") if v is None else v for k, v in result.items()}  # see run_point
 
 
 def run_point(point: Point, out: Path, data, on_epoch=None, should_stop=None,
@@ -70,9 +74,10 @@ def run_point(point: Point, out: Path, data, on_epoch=None, should_stop=None,
                       train_acc=last.get("train_acc", float("nan")),
                       val_acc=last.get("val_acc", float("nan")), test_acc=run.test_acc,
                       seconds=sum(r["seconds"] for r in run.rows))
+    strict = {k: None if v != v else v for k, v in result.items()}  # NaN is not JSON: null
     atomic_write_text(_result_path(out, point),
-                      json.dumps({"config": point.config.to_dict(), "result": result},
-                                 indent=2) + "\n")
+                      json.dumps({"config": point.config.to_dict(), "result": strict},
+                                 indent=2, allow_nan=False) + "\n")
     return result
 
 
