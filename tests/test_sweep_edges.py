@@ -71,6 +71,20 @@ def test_sizes_and_space_are_checked_before_the_study_exists(capsys, tmp_path, d
     assert code == 0 and "1 of 1 trials finished" in stdout
 
 
+def test_report_only_on_a_missing_study_creates_nothing(capsys, tmp_path, data):
+    out = tmp_path / "out"
+    assert_refused(sweep(capsys, data, "--out", out, "--report-only"),
+                   f"no study in {out}: it holds no study.db", "without --report-only first")
+    assert not out.exists()
+    other = tmp_path / "other.db"
+    optuna.create_study(study_name="mine", storage=f"sqlite:///{other}")
+    before = snapshot(tmp_path)
+    assert_refused(sweep(capsys, data, "--out", out, "--report-only", "--storage",
+                         f"sqlite:///{other}"), "no study 'scratchmlp' in sqlite:///",
+                   "(its studies: 'mine')", "check --study, --out and --storage")
+    assert snapshot(tmp_path) == before and not out.exists()
+
+
 def test_out_naming_a_file_is_refused_and_left_alone(capsys, tmp_path, data):
     target = tmp_path / "notes.txt"
     target.write_text("mine\n")

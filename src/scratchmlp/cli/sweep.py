@@ -82,10 +82,11 @@ def run(args) -> int:
           f"{settings.workers} worker(s), validation {settings.validation} images"
           + (f", subset {settings.subset}" if settings.subset else ""), flush=True)
     with _advice():
-        current = study.open_study(settings)  # a refusal here is one line, before any worker
+        # a refusal here is one line, before any worker
+        current = study.open_study(settings, existing=args.report_only)
         interrupted = None if args.report_only else _run_trials(study, settings, data)
         try:
-            current = study.open_study(settings)
+            current = study.open_study(settings, existing=True)
         except ScratchMLPError:
             if interrupted is None:
                 raise
@@ -198,6 +199,9 @@ def _advice():
         except study.SettingsDiffer as e:
             raise study.SettingsDiffer(f"{e}; rerun with the same ones, or choose another "
                                        "--study or --out", e.changed) from None
+        except study.NoStudy as e:
+            raise study.NoStudy(f"{e}; run the sweep without --report-only first, or check "
+                                "--study, --out and --storage") from None
         except study.StorageLost as e:
             raise study.StorageLost(f"{e}: run the same command again once it is back") from None
     return advise()

@@ -77,6 +77,10 @@ class SettingsDiffer(ScratchMLPError):
         self.changed = changed
 
 
+class NoStudy(ScratchMLPError):
+    """A study asked for to report on does not exist."""
+
+
 class StorageLost(ScratchMLPError):
     """The study's database went away in the middle of a sweep."""
 
@@ -239,8 +243,9 @@ def _storage_errors(url: str):
                               f"{_first_line(e)}") from None
 
 
-def open_study(settings: SweepSettings, worker: int = 0) -> optuna.Study:
-    """Create the study, or load it to continue; refuse to mix other settings into it.
+def open_study(settings: SweepSettings, worker: int = 0, existing: bool = False) -> optuna.Study:
+    """Create the study, or load it to continue; refuse to mix other settings into it. With
+    `existing`, only load it (to report on it): a missing study is an error, created nowhere.
 
     The sampler's seed mixes the sweep's seed, the worker's number and the trials already
     in the study: workers started together, or a study continued later, draw new points
@@ -248,9 +253,13 @@ def open_study(settings: SweepSettings, worker: int = 0) -> optuna.Study:
     _quiet_optuna()
     url = settings.storage_url()
     _check_sqlite_file(url)
+    if existing and not settings.storage and not (Path(settings.out) / "study.db").is_file():
+        raise NoStudy(f"no study in {settings.out}: it holds no study.db")
     if not settings.storage:
         Path(settings.out).mkdir(parents=True, exist_ok=True)
     with _storage_errors(url), storage_lock(url):  # tables and study: created by one worker
+        if existing:
+            return _load_existing(settings, url)
         storage = RDBStorage(url, engine_kwargs=_engine_kwargs(url),
                              heartbeat_interval=settings.heartbeat,
                              grace_period=2 * settings.heartbeat, **_retry_stale_trials())
@@ -268,6 +277,14 @@ def open_study(settings: SweepSettings, worker: int = 0) -> optuna.Study:
     study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup,
                                                constant_liar=True)
     return study
+
+
+def _load_existing(settings: SweepSettings, url: str) -> optuna.Study:
+    storage = RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+    if settings.study not in optuna.get_all_study_names(storage):
+        names = ", ".join(map(repr, optuna.get_all_study_names(storage)[:10])) or "none"
+        raise NoStudy(f"no study {settings.study!r} in {safe_url(url)} (its studies: {names})")
+    return optuna.load_study(study_name=settings.study, storage=storage)
 
 
 def _engine_kwargs(url: str) -> dict:
@@ -387,6 +404,8 @@ def work(settings: SweepSettings, worker: int = 0, say=_print, should_stop=None,
                 raise Interrupted("stopped between trials")
             trial = claim(study, settings)
             if trial is None:
+                say(f"{tag} done: every one of the {settings.trials} trials is finished or "
+                    f"running ({finished_count(study)} finished)")
                 return ran
             frozen = run_trial(study, trial, objective, settings.heartbeat)
             ran += 1
