@@ -322,7 +322,7 @@ def test_export_without_onnx_says_how_to_install_it(relu_run, tmp_path, capsys, 
     path = tmp_path / "model.onnx"
     assert main(["export", str(relu_run), "--onnx", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "needs the 'onnx' package" in err and "pip install 'scratchmlp[onnx]'" in err
+    assert "ONNX export needs onnx, not installed" in err and "pip install -e '.[onnx]'" in err
     assert not path.exists()
 
 
