@@ -176,6 +176,11 @@ def unicode_copy(place):
     shutil.copy(place / "shirt.png", place / "\u2192 chemise \u00d7.png")
 
 
+def cjk_copy(place):
+    shutil.copytree(place / "run", place / "\u6a21\u578b")
+    shutil.copy(place / "shirt.png", place / "\u886c\u886b.png")
+
+
 def undecodable_name(place):
     os.symlink(place / "shirt.png", os.fsencode(place) + b"/bad-\xff-name.png")
 
@@ -202,6 +207,10 @@ OUTPUT_CASES = [
          code=0, setup=unicode_copy, env={"LC_ALL": "C", "LANG": "C"}),
     Case("predict-undecodable-file-name-ascii", ["predict", "run", "bad-\udcff-name.png"], code=0,
          setup=undecodable_name, env={"PYTHONIOENCODING": "ascii"}),
+    Case("evaluate-cjk-run-name-in-title", ["evaluate", "\u6a21\u578b", "--data-dir", "data"],
+         code=0, setup=cjk_copy),  # no glyph warnings from matplotlib on stderr
+    Case("predict-show-cjk-image-name", ["predict", "run", "\u886c\u886b.png", "--show"],
+         code=0, setup=cjk_copy),
     Case("error-message-unicode-ascii", ["evaluate", "n\u00e9ant\u2192"],
          fragments=("no such run folder",), env={"PYTHONIOENCODING": "ascii"}),
     Case("argparse-error-unicode-ascii", ["train", "--hidden", "\u00d7"],
@@ -418,6 +427,23 @@ def _full_run(place):
                 f.write(b"\0" * 4096)
 
 
+def _data_with(kind):
+    """data2/: the tiny set with its training labels replaced by a FIFO, /dev/zero or a loop."""
+    def setup(place):
+        (place / "data2").mkdir()
+        for f in (place / "data").iterdir():
+            (place / "data2" / f.name).symlink_to(f.resolve())
+        labels = place / "data2" / "train-labels-idx1-ubyte.gz"
+        labels.unlink()
+        if kind == "fifo":
+            os.mkfifo(labels)
+        elif kind == "zero":
+            labels.symlink_to("/dev/zero")
+        else:
+            labels.symlink_to(labels.name)
+    return setup
+
+
 def _config(name, text):
     return _write(name, text)
 
@@ -567,6 +593,14 @@ ATTACK_CASES = [
     Case("threads-zero", ["evaluate", "run", "--threads", "0"], fragments=("threads",)),
     Case("threads-huge", ["evaluate", "run", "--threads", "9" * 20], fragments=("threads",),
          owner="THREADS (hangs: no upper bound)", timeout=15),
+    Case("data-file-is-a-fifo", ["evaluate", "run", "--data-dir", "data2"],
+         setup=_data_with("fifo"), fragments=("train-labels",)),
+    Case("data-file-is-dev-zero", ["evaluate", "run", "--data-dir", "data2"],
+         setup=_data_with("zero"), fragments=("train-labels",)),
+    Case("data-file-link-loop", ["evaluate", "run", "--data-dir", "data2"],
+         setup=_data_with("loop"), fragments=("train-labels",)),
+    Case("data-dir-is-a-fifo", ["evaluate", "run", "--data-dir", "pipe"], setup=_fifo("pipe"),
+         fragments=("pipe",)),
     # environments
     Case("env-data-dir-empty", ["evaluate", "run", "--no-plot"], code=0,
          env={"SCRATCHMLP_DATA_DIR": "", "SCRATCHMLP_SYSTEM_DATA_DIRS": "data"}),
@@ -589,8 +623,7 @@ ATTACK_CASES = [
     Case("env-mplbackend-unknown", ["evaluate", "run", "--data-dir", "data"], code=0,
          env={"MPLBACKEND": "nosuchbackend"}, owner="UX (report/_mpl.py: ValueError)"),
     Case("env-mplconfigdir-read-only", ["evaluate", "run", "--data-dir", "data"], code=0,
-         setup=_readonly, env={"MPLCONFIGDIR": "{here}/ro/mpl", "HOME": "{here}/ro"},
-         owner="UX (report/_mpl.py: matplotlib's two-line warning on stderr)"),
+         setup=_readonly, env={"MPLCONFIGDIR": "{here}/ro/mpl", "HOME": "{here}/ro"}),
     Case("env-columns-negative", ["train", "--help"], code=0, env={"COLUMNS": "-5"}),
     Case("env-tmpdir-missing", ["evaluate", "run", "--data-dir", "data"], code=0,
          env={"TMPDIR": "/nonexistent/tmp"}),

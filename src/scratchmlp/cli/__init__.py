@@ -58,6 +58,7 @@ def _version() -> str:
 
 def main(argv=None) -> int:
     from .streams import guarded_output
+    _quiet_drawing_library()
     with guarded_output() as stdout:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -71,6 +72,16 @@ def main(argv=None) -> int:
         if message:
             print(message, file=sys.stderr)
         return code
+
+
+def _quiet_drawing_library():
+    """matplotlib's notes are not ours to print: a title holding a file name in a script its
+    fonts lack (模型/model.npz) gave a two-line UserWarning per glyph, an unwritable
+    MPLCONFIGDIR a paragraph; the pictures are drawn all the same (missing glyphs as boxes)."""
+    import logging
+    import warnings
+    warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
 
 
 def _run(args):
