@@ -304,3 +304,47 @@ def test_postgres_stopped_mid_sweep_is_one_line_and_exit_2(tmp_path, data, priva
         assert rest.count(" stopped: ") == 2 and " stopped: lost the study storage " in rest, rest
     _record(line)
     assert not out.exists()  # no report of a study it can no longer read
+
+
+# ---- the search space: whatever it accepts, every trial can train ------------------------------
+@pytest.mark.slow
+def test_any_space_is_refused_in_one_line_or_every_point_of_it_trains():
+    """Structured fuzzing of load_space: spaces of the right shape with odd values (negative,
+    zero, huge, fractional, bools, strings, nested lists, inverted ranges). Either one
+    ScratchMLPError line, or ten points sampled from it all make valid TrainConfigs."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from scratchmlp.errors import ScratchMLPError
+    from scratchmlp.sweep.space import DEFAULT_SPACE, load_space, suggest, to_config_values
+    from scratchmlp.train.config import TrainConfig
+
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(-3, 5000),
+                       st.sampled_from([0.0, -0.5, 0.3, 1.0, 2.5, 1e-9, 1e300, 2**70]),
+                       st.sampled_from(["relu", "tanh", "he", "adam", "cosine", "shift,flip",
+                                        "none", "abc", "", "1e3"]))
+    spec = st.one_of(scalar, st.lists(st.one_of(scalar, st.lists(scalar, max_size=2)),
+                                      max_size=4),
+                     st.fixed_dictionaries({"low": scalar, "high": scalar},
+                                           optional={"log": st.booleans(), "int": st.booleans(),
+                                                     "step": scalar}))
+    spaces = st.dictionaries(st.sampled_from(sorted(DEFAULT_SPACE)), spec, max_size=4)
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(spaces)
+    def check(values):
+        try:
+            space = load_space(json.dumps(values))
+        except ScratchMLPError as e:
+            assert "\n" not in str(e) and len(str(e)) < 400, str(e)
+            return
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        for _ in range(10):
+            trial = study.ask()
+            config = TrainConfig.from_dict(to_config_values(suggest(trial, space)))
+            assert all(width > 0 for width in config.hidden)
+            study.tell(trial, 0.5)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    check()

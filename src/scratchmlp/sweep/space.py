@@ -78,20 +78,29 @@ def _candidates(spec) -> list:
 
 def _check_points(space: dict):
     """Each value of each parameter, put in a point of otherwise first choices, must make a
-    valid TrainConfig: a trial must never be the first to find a value that cannot train."""
-    from ..train.config import TrainConfig
+    valid TrainConfig, and so must the largest network (most layers of the widest units): a
+    trial must never be the first to find a value that cannot train."""
     base = {name: _representative(spec) for name, spec in DEFAULT_SPACE.items()}
     for name, spec in space.items():
         for value in _candidates(spec):
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 raise ScratchMLPError(f"search space: {name} choice {json.dumps(value)} is "
                                       "not a number or a string")
-            try:
-                TrainConfig.from_dict(to_config_values({**base, name: value}), "point")
-            except (ScratchMLPError, ValueError, TypeError, AttributeError, OverflowError) as e:
-                reason = str(e).removeprefix("point: ")[:200]
-                raise ScratchMLPError(f"search space: {name} value {json.dumps(value)} cannot "
-                                      f"be trained ({reason})") from None
+            _check_point({**base, name: value}, f"{name} value {json.dumps(value)}")
+    largest = {name: max(_candidates(space[name]), key=float) for name in ("layers", "units")}
+    _check_point({**base, **largest}, f"the largest network ({largest['layers']} layers of "
+                                      f"{largest['units']} units)")
+
+
+def _check_point(point: dict, what: str):
+    from ..train.config import TrainConfig
+    try:
+        TrainConfig.from_dict(to_config_values(point), "point")
+    except (ScratchMLPError, ValueError, TypeError, AttributeError, OverflowError) as e:
+        reason = str(e).removeprefix("point: ")
+        if len(reason) > 240:  # keep the line readable: whole words, marked as cut
+            reason = reason[:240].rsplit(" ", 1)[0] + " ..."
+        raise ScratchMLPError(f"search space: {what} cannot be trained ({reason})") from None
 
 
 def _checked(values: dict, source: str) -> dict:
