@@ -500,6 +500,12 @@ ATTACK_CASES = [
     Case("predict-top-huge", ["predict", "run", "shirt.png", "--top", "10" * 15], code=0),
     Case("predict-n-huge", ["predict", "run", "-n", "9" * 30, "--data-dir", "data"],
          fragments=("-n",)),
+    Case("predict-images-out-without-show", ["predict", "run", "shirt.png", "--out", "x.png"],
+         fragments=("--show",)),  # the picture was silently not drawn, exit 0
+    Case("evaluate-out-and-no-plot", ["evaluate", "run", "--out", "x.png", "--no-plot"],
+         fragments=("contradict",)),
+    Case("evaluate-out-upper-case-suffix", ["evaluate", "run", "--data-dir", "data",
+                                            "--out", "X.PNG"], code=0),
     Case("predict-show-without-images", ["predict", "run", "--show"], fragments=("--show",)),
     # where pictures and exports go
     Case("evaluate-out-fifo-is-not-replaced",

@@ -29,7 +29,9 @@ def run(args) -> int:
     from ..errors import ScratchMLPError
     from ..train.evaluation import evaluate_model
     from ..train.modelfile import load_model
-    wanted = picture_path(args.out) if args.out and not args.no_plot else None
+    if args.out and args.no_plot:  # --out would be silently ignored
+        raise ScratchMLPError("--out and --no-plot contradict each other: choose one")
+    wanted = picture_path(args.out) if args.out else None
     use_threads(args)
     from ..runs import check_output
     path = run_model_path(args.run)

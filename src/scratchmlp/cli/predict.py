@@ -42,6 +42,9 @@ def run(args) -> int:
     from ..errors import ScratchMLPError
     if args.out:
         picture_path(args.out)  # a format matplotlib cannot write: refused before any work
+        if args.images and not args.show:  # it would be silently ignored
+            raise ScratchMLPError("--out names the picture --show draws: add --show, or drop "
+                                  "--out")
     use_threads(args)
     if args.images:
         return classify_files(args)
