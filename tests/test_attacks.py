@@ -666,3 +666,20 @@ def test_attack(case, place):
     for name in ("pipe.png", "pipe.onnx"):
         if (place / name).exists() or os.path.lexists(place / name):
             assert stat.S_ISFIFO((place / name).stat().st_mode), f"{name} was replaced"
+
+
+def test_a_file_name_cannot_drive_the_terminal(place):
+    """A name holding ESC ... BEL (an xterm title sequence) is escaped in the message."""
+    result = run_cli(["evaluate", "bad\x1b]0;pwned\x07name"], place, env_for(place))
+    assert_clean(result, 2, "no such run folder")
+    assert "\x1b" not in result.err and "\\x1b]0;pwned\\x07name" in result.err
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--activation", "x" * 100_000, "--data-dir", "data"],
+    ["evaluate", "y" * 100_000],
+], ids=["setting", "path"])
+def test_a_huge_value_keeps_the_message_readable(argv, place):
+    result = run_cli(argv, place, env_for(place))
+    assert_clean(result, 2)
+    assert len(result.lines) == 1 and len(result.lines[0]) < 1200, len(result.err)

@@ -23,7 +23,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse with our error format: one line, `scratchmlp: error: ...`, exit 2."""
 
     def error(self, message):
-        self.exit(EXIT_USER_ERROR, f"scratchmlp: error: {message}; see '{self.prog} --help'\n")
+        self.exit(EXIT_USER_ERROR,
+                  f"scratchmlp: error: {_one_line(message)}; see '{self.prog} --help'\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,8 +101,8 @@ def _run(args):
         if e.filename is None:  # not about a file the user named: a bug, keep its traceback
             raise
         # A file system's refusal no check foresaw (a name too long, a loop of links, ...).
-        return EXIT_USER_ERROR, (f"scratchmlp: error: {e.filename}: cannot use it "
-                                 f"({e.strerror or e}); check the path")
+        reason = f"{e.filename}: cannot use it ({e.strerror or e}); check the path"
+        return EXIT_USER_ERROR, f"scratchmlp: error: {_one_line(reason)}"
 
 
 # What a Ctrl-C/SIGTERM outside training's own handler leaves behind, per command.
@@ -147,8 +148,19 @@ def _terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+MAX_MESSAGE = 1000  # characters of one message; the rest of a pasted 200 KB value is elided
+
+
 def _one_line(error) -> str:
-    return " ".join(str(error).split("\n"))
+    """A message as one readable line: newlines become spaces, other control characters
+    (a file name holding ESC could drive the terminal) are escaped, and a message made
+    enormous by the value it quotes keeps its start and its end."""
+    text = " ".join(str(error).split("\n"))
+    text = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+    if len(text) > MAX_MESSAGE:
+        cut = len(text) - MAX_MESSAGE + 200
+        text = f"{text[:600]} ...({cut:,} characters left out)... {text[-(MAX_MESSAGE - 800):]}"
+    return text
 
 
 def run():  # console-script entry point
