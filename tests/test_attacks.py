@@ -683,3 +683,18 @@ def test_a_huge_value_keeps_the_message_readable(argv, place):
     result = run_cli(argv, place, env_for(place))
     assert_clean(result, 2)
     assert len(result.lines) == 1 and len(result.lines[0]) < 1200, len(result.err)
+
+
+@pytest.mark.xfail(strict=True, reason="owner: lead (cli/train.py run(): the default "
+                   "runs/mlp-DATE-TIME is chosen per second, so runs started together collide)")
+def test_trains_started_together_without_out_each_get_a_folder(place):
+    """`for lr in 0.1 0.2 0.3; do scratchmlp train --lr $lr & done`: no --out given, so none
+    may be refused for a folder it did not choose."""
+    argv = ["train", "--data-dir", "data", "--hidden", "8", "--epochs", "1", "--no-progress"]
+    processes = [subprocess.Popen(scratchmlp_command(*argv, "--lr", lr), cwd=place,
+                                  env=env_for(place), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+                 for lr in ("0.1", "0.2", "0.3")]
+    errors = [p.communicate(timeout=TIMEOUT_S)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], errors
+    assert len(list((place / "runs").iterdir())) == 3
