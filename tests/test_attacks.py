@@ -444,6 +444,13 @@ def _data_with(kind):
     return setup
 
 
+def _tiny_data(n_train, n_test):
+    def setup(place):
+        from reliability_data import tiny_arrays
+        write_dataset(place / "data2", tiny_arrays(n_train, n_test))
+    return setup
+
+
 def _config(name, text):
     return _write(name, text)
 
@@ -605,6 +612,14 @@ ATTACK_CASES = [
          setup=_data_with("zero"), fragments=("train-labels",)),
     Case("data-file-link-loop", ["evaluate", "run", "--data-dir", "data2"],
          setup=_data_with("loop"), fragments=("train-labels",)),
+    Case("data-empty-test-set", ["evaluate", "run", "--data-dir", "data2"],
+         setup=_tiny_data(512, 0), fragments=("t10k-images-idx3-ubyte.gz: holds no images",)),
+    Case("data-empty-test-set-predict", ["predict", "run", "--data-dir", "data2"],
+         setup=_tiny_data(512, 0), fragments=("holds no images",)),
+    Case("data-empty-training-set", ["train", "--data-dir", "data2", "--out", "new"],
+         setup=_tiny_data(0, 16), fragments=("train-images-idx3-ubyte.gz: holds no images",)),
+    Case("data-one-image-each", ["train", "--out", "new", *T[2:], "--data-dir", "data2"],
+         setup=_tiny_data(1, 1), code=0),
     Case("data-dir-is-a-fifo", ["evaluate", "run", "--data-dir", "pipe"], setup=_fifo("pipe"),
          fragments=("pipe",)),
     # environments

@@ -195,6 +195,8 @@ def _check(arrays: dict, sources: dict):
         if len(images) != len(labels):
             raise ScratchMLPError(f"{images_at} holds {len(images)} images but {labels_at} holds "
                                   f"{len(labels)} labels; use two files of the same set")
+        if not len(images):  # nothing to train on or score: every later step would fail
+            raise ScratchMLPError(f"{images_at}: holds no images; use Fashion-MNIST's image file")
         if labels.size and labels.max() > 9:
             raise ScratchMLPError(f"{labels_at}: labels must be classes 0-9, found "
                                   f"{int(labels.max())}; use Fashion-MNIST's label file")
