@@ -513,6 +513,8 @@ ATTACK_CASES = [
          fragments=("contradict",)),
     Case("evaluate-out-upper-case-suffix", ["evaluate", "run", "--data-dir", "data",
                                             "--out", "X.PNG"], code=0),
+    Case("predict-show-300-images", ["predict", "run", *["shirt.png"] * 300, "--show"],
+         fragments=("at most 100 pictures",)),
     Case("predict-show-without-images", ["predict", "run", "--show"], fragments=("--show",)),
     # where pictures and exports go
     Case("evaluate-out-fifo-is-not-replaced",

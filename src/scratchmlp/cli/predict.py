@@ -65,6 +65,9 @@ def classify_files(args) -> int:
     from ..train.modelfile import load_model
     if args.top <= 0:
         raise ScratchMLPError(f"--top must be positive, got {args.top}")
+    if args.show and len(args.images) > MAX_GRID:  # 300 took 58 s and 520 MB to draw
+        raise ScratchMLPError(f"--show draws at most {MAX_GRID} pictures in one, got "
+                              f"{len(args.images)}; drop --show or give fewer IMAGE files")
     from ..runs import check_output
     path = run_model_path(args.run)
     if args.show:  # never over what this reads or a run's own files
