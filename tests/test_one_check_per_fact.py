@@ -152,3 +152,23 @@ def test_text_table_aligns_columns_and_lets_a_short_row_run_on():
                                   "a     1000  ok",
                                   "bb       7  ok",
                                   "c     unreadable: a long message"]
+
+
+# ---- argparse only parses: the ranges come from scratchmlp.ranges, cli names the flag -------
+@pytest.mark.parametrize("argv, line", [
+    (["train", "--lr", "-1"], "argument --lr: expected a positive number, got -1.0"),
+    (["train", "--momentum", "1"], "argument --momentum: expected a number in [0, 1), got 1.0"),
+    (["train", "--hidden", "0"], "argument --hidden: expected a list of positive whole numbers"),
+    (["explore", "depth", "--width", "0"], "argument --width: expected a positive whole number"),
+    (["explore", "hidden", "--widths", "8,0"],
+     "argument --widths: expected a positive whole number, got 0"),
+    (["explore", "lr", "--lrs", "0.1,-1"], "argument --lrs: expected a positive number, got -1.0"),
+    (["explore", "depth", "--depths", "0"], "argument --depths: expected whole numbers 1 or more"),
+])
+def test_flags_are_refused_with_the_ranges_facts_and_the_flags_name(capsys, tmp_path, argv,
+                                                                     line):
+    from scratchmlp.cli import main
+    code = main([*argv, "--out", str(tmp_path / "out"), "--data-dir", str(tmp_path / "none")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"scratchmlp: error: {line}"), err
+    assert err.count("\n") == 1 and not (tmp_path / "out").exists()

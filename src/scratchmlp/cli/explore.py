@@ -33,14 +33,16 @@ MAX_DEPTH = 1000  # hidden layers: the engine trains 3000, but one million never
 
 
 def _numbers(kind):
+    """An argparse type: numbers separated by commas, parsed and nothing more (their ranges
+    are scratchmlp.ranges', checked in points_for, which names the flag)."""
     def parse(text: str) -> list:
         try:
             values = [kind(part) for part in text.split(",") if part.strip()]
         except ValueError:
             values = []
-        if not values or any(v <= 0 for v in values):
-            raise argparse.ArgumentTypeError(f"{text!r}: give positive numbers separated by "
-                                             "commas, e.g. 16,64,256")
+        if not values:
+            raise argparse.ArgumentTypeError(f"{text!r}: give numbers separated by commas, "
+                                             "e.g. 16,64,256")
         return values
     return parse
 
@@ -77,7 +79,29 @@ def register(subparsers):
 
 
 def points_for(args, base):
-    """The points of the exploration: (name, x, config) with one setting varied."""
+    """The points of the exploration: (name, x, config) with one setting varied; a value out
+    of its setting's range is refused naming the flag that gave it."""
+    from ..ranges import SettingError
+    try:
+        return _points(args, base)
+    except SettingError as e:
+        raise _flag_advice(e, args) from None
+
+
+def _flag_advice(error, args):
+    from ..errors import ScratchMLPError
+    from ..ranges import shown
+    flag = {"lr": "--lrs", "width": "--width" if args.width is not None else "--widths",
+            "hidden": "--width" if args.width is not None else "--widths"}.get(error.name)
+    if flag is None or (flag == "--lrs" and not args.lrs) or (flag == "--widths"
+                                                              and not args.widths):
+        return error
+    fact = error.fact if error.detailed else f"expected {error.expected}, got {shown(error.value)}"
+    return ScratchMLPError(f"argument {flag}: {fact}; see 'scratchmlp explore --help'")
+
+
+def _points(args, base):
+    from .. import ranges
     from ..errors import ScratchMLPError
     from ..train.config import TrainConfig
     from ..runs.exploration import Point
@@ -89,8 +113,10 @@ def points_for(args, base):
     if lists and len(lists[0]) > MAX_POINTS:
         raise ScratchMLPError(f"{len(lists[0])} points, each a training run; give at most "
                               f"{MAX_POINTS}")
-    if args.width is not None and args.width <= 0:
-        raise ScratchMLPError(f"--width must be positive, got {args.width}")
+    for width in [*(args.widths or []), *([] if args.width is None else [args.width])]:
+        ranges.check("width", width)
+    for lr in args.lrs or []:
+        ranges.check("lr", lr)
     if args.kind == "hidden":
         if args.depths or args.lrs or args.width is not None:
             raise ScratchMLPError("explore hidden takes --widths (not --depths, --lrs, --width)")
@@ -101,6 +127,9 @@ def points_for(args, base):
             raise ScratchMLPError("explore depth takes --depths and --width (not --widths, --lrs)")
         width = 256 if args.width is None else args.width
         depths = args.depths or DEFAULT_DEPTHS
+        if min(depths) < 1:
+            raise ScratchMLPError(f"argument --depths: expected whole numbers 1 or more, got "
+                                  f"{min(depths)}; see 'scratchmlp explore --help'")
         if max(depths) > MAX_DEPTH:
             raise ScratchMLPError(f"--depths: {max(depths)} hidden layers is too deep to train; "
                                   f"give at most {MAX_DEPTH}")
