@@ -730,3 +730,18 @@ def test_trains_started_together_without_out_each_get_a_folder(place):
     errors = [p.communicate(timeout=TIMEOUT_S)[1] for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], errors
     assert len(list((place / "runs").iterdir())) == 3
+
+
+def test_explore_whose_reader_went_away_stops_and_continues_on_rerun(place):
+    argv = ["explore", "depth", "--depths", "1,2", "--width", "4", "--epochs", "2",
+            "--validation", "100", "--data-dir", "data", "--out", "ex", "--no-progress"]
+    pipe = closed_pipe()
+    try:
+        result = run_cli(argv, place, env_for(place), stdout=pipe)
+    finally:
+        os.close(pipe)
+    assert_clean(result, 141, "standard output closed; interrupted",
+                 "run the same command again to continue")
+    again = run_cli(argv, place, env_for(place))
+    assert_clean(again, 0)
+    assert "depth-2" in again.out and (place / "ex" / "results.csv").is_file()
