@@ -584,6 +584,9 @@ ATTACK_CASES = [
     Case("train-out-name-too-long", ["train", "--out", "x" * 300, *T], fragments=("x" * 20,)),
     Case("train-out-under-a-file", ["train", "--out", "shirt.png/run", *T],
          fragments=("shirt.png",)),
+    Case("train-force-over-a-folder-that-is-no-run", ["train", "--out", "proj", "--force", *T],
+         setup=_write("proj/config.json", '{"name": "my project"}\n'), fragments=("proj",),
+         owner="lead (runs/: --force replaced a non-run folder's own config.json)"),
     Case("train-out-newline-name", ["train", "--out", "two\nlines", *T], code=0, slow=True),
     Case("explore-width-20-digits", ["explore", "depth", "--depths", "1", "--width", "9" * 20,
                                      "--data-dir", "data"], fragments=("9" * 20,)),
@@ -695,6 +698,8 @@ def test_attack(case, place):
     after = {p.name: p.read_bytes() for p in (place / "run").iterdir() if p.is_file()}
     if not case.id.startswith(("evaluate-", "predict-")):
         assert {k: v for k, v in after.items() if k in before} == before  # nothing lost
+    if (place / "proj").is_dir():
+        assert (place / "proj" / "config.json").read_text() == '{"name": "my project"}\n'
     for name in ("pipe.png", "pipe.onnx"):
         if (place / name).exists() or os.path.lexists(place / name):
             assert stat.S_ISFIFO((place / name).stat().st_mode), f"{name} was replaced"
