@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 from reliability_data import (  # noqa: F401  (isolated: autouse fixture)
-    assert_refused, cli, isolated, scratchmlp_command, snapshot, subprocess_env, weights,
+    assert_refused, cli, isolated, snapshot, subprocess_env, weights,
     write_dataset,
 )
 
