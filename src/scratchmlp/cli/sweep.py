@@ -17,6 +17,8 @@ configuration for `scratchmlp train --config`), OUT/history.png, OUT/importances
 
 def register(subparsers):
     import argparse
+
+    from .common import path_text
     p = subparsers.add_parser("sweep", help=HELP, description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trials", type=int, default=30,
@@ -28,10 +30,11 @@ def register(subparsers):
                         "machines, the password in ~/.pgpass, not here (see docs/sweeps.md; "
                         "default: sqlite file OUT/study.db)")
     p.add_argument("--study", default="scratchmlp", help="study name (default scratchmlp)")
-    p.add_argument("--out", metavar="DIR", default="runs/sweep",
+    p.add_argument("--out", metavar="DIR", default="runs/sweep", type=path_text,
                    help="output folder (default runs/sweep)")
-    p.add_argument("--best", metavar="FILE", help="also write the best configuration here")
-    p.add_argument("--space", metavar="FILE|NAME|JSON",
+    p.add_argument("--best", metavar="FILE", type=path_text,
+                   help="also write the best configuration here")
+    p.add_argument("--space", metavar="FILE|NAME|JSON", type=path_text,
                    help="JSON object narrowing the search space, in a file, by name (the "
                         "shipped stage1, stage2, stage3) or as text, e.g. "
                         '{"optimizer": ["adam"], "lr": {"low": 1e-4, "high": 1e-2, "log": true}}')
