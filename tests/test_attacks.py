@@ -756,3 +756,20 @@ def test_explore_whose_reader_went_away_stops_and_continues_on_rerun(place):
     again = run_cli(argv, place, env_for(place))
     assert_clean(again, 0)
     assert "depth-2" in again.out and (place / "ex" / "results.csv").is_file()
+
+
+def test_both_streams_into_a_reader_that_went_away(place):
+    """`scratchmlp train ... 2>&1 | head -1`: no message can be seen; the run still stops
+    cleanly with exit 141 and resumes."""
+    pipe = closed_pipe()
+    argv = ["train", "--data-dir", "data", "--out", "new", "--hidden", "8", "--epochs", "2",
+            "--no-progress"]
+    try:
+        process = subprocess.run(scratchmlp_command(*argv), cwd=place, env=env_for(place),
+                                 stdout=pipe, stderr=pipe, timeout=TIMEOUT_S)
+    finally:
+        os.close(pipe)
+    assert process.returncode == 141
+    resumed = run_cli(["train", "--resume", "new", "--data-dir", "data", "--no-progress"],
+                      place, env_for(place))
+    assert_clean(resumed, 0)
