@@ -77,7 +77,7 @@ def main(argv=None) -> int:
 
 def _quiet_drawing_library():
     """matplotlib's notes are not ours to print: a title holding a file name in a script its
-    fonts lack (模型/model.npz) gave a two-line UserWarning per glyph, an unwritable
+    fonts lack (a run folder named in Chinese) gave a two-line UserWarning per glyph, an unwritable
     MPLCONFIGDIR a paragraph; the pictures are drawn all the same (missing glyphs as boxes)."""
     import logging
     import warnings
