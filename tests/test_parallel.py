@@ -139,3 +139,15 @@ def test_linear_is_the_general_ops_and_the_same_bytes_at_any_thread_count(relu, 
         expected = np.maximum(expected, 0)
     np.testing.assert_allclose(np.frombuffer(results[0], np.float32).reshape(256, n), expected,
                                rtol=1e-4, atol=1e-3)
+
+
+def test_the_callers_errstate_holds_in_every_thread(recwarn):
+    parallel.set_threads(4)
+    a = np.full((512, 784), 1e30, np.float32)  # every product overflows
+    b = np.full((784, 512), 1e30, np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(5):
+            parallel.linear(a, b, np.zeros(512, np.float32), relu=True)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        parallel.matmul(a, b)

@@ -49,6 +49,7 @@ class _Job:
 
     def __init__(self, fn, ranges):
         self.fn, self.ranges = fn, ranges
+        self.errstate = np.geterr()  # the caller's np.errstate: per thread in NumPy, so carried
         self._next = itertools.count()  # next() on it is atomic under the GIL
         self._left = len(ranges)
         self._lock = threading.Lock()
@@ -89,7 +90,8 @@ class Pool:
 
     def _serve(self):
         for job in iter(self._jobs.get, None):
-            job.work()
+            with np.errstate(**job.errstate):
+                job.work()
 
     def run(self, fn, ranges):
         """fn(*r) for each r in `ranges`, spread over the threads; back when all are done."""
