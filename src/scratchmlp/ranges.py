@@ -52,6 +52,9 @@ RANGES = {
 }
 
 
+MAX_HIDDEN_LAYERS = 1000  # the engine trains 3000 in minutes; 300,000 never finishes
+
+
 class SettingError(ScratchMLPError):
     """A setting outside its range, as facts: `name`, `value`, `expected` (what it must be, in
     words) and `fact` (the message without the source a caller may put in front of it; a

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 
+from ..ranges import MAX_HIDDEN_LAYERS as MAX_DEPTH
 from .common import (add_data_flag, add_threads_flag, check_output_folder, load_data, path_text,
                      use_threads)
 from .train import add_setting_flags, training_images
@@ -29,7 +30,6 @@ DEFAULT_LRS = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
 # rarely flags the blow-up: a mean batch loss 43x chance level (ln 10) counts as diverged too
 DEFAULT_LOSS_LIMIT = 100.0
 MAX_POINTS = 100  # each point is a training run: more is a typo, not an exploration
-MAX_DEPTH = 1000  # hidden layers: the engine trains 3000, but one million never finishes
 
 
 def _numbers(kind):

@@ -25,7 +25,7 @@ def register(subparsers):
                    help="finished trials the study should hold (default 30)")
     p.add_argument("--workers", type=int, default=1,
                    help="local worker processes sharing the study (default 1)")
-    p.add_argument("--storage", metavar="URL",
+    p.add_argument("--storage", metavar="URL", type=_url_text,
                    help="study database, e.g. postgresql://user@host/db for workers on many "
                         "machines, the password in ~/.pgpass, not here (see docs/sweeps.md; "
                         "default: sqlite file OUT/study.db)")
@@ -139,12 +139,32 @@ def _space_source(text):
     return find(text, "search space")
 
 
+MAX_WORKERS = 64  # local processes, each training a network: more is a typo
+
+
+def _url_text(text: str) -> str:
+    """--storage as given; an empty one (`--storage "$UNSET"`) is refused, never taken as the
+    default SQLite file."""
+    import argparse
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty URL; give a database URL such as "
+                                         "postgresql://user@host/db, or leave --storage out")
+    return text
+
+
 def _check_numbers(args):
     for flag, value in (("--trials", args.trials), ("--workers", args.workers),
                         ("--heartbeat", args.heartbeat), ("--epochs", args.epochs),
                         ("--subset", args.subset)):
         if value is not None and value <= 0:
             raise ScratchMLPError(f"{flag} must be positive, got {value}")
+    for flag, value, most in (("--workers", args.workers, MAX_WORKERS),
+                              ("--heartbeat", args.heartbeat, 86400),
+                              ("--seed", args.seed, 2 ** 32 - 1)):
+        if value is not None and not 0 <= value <= most:
+            shown = value if abs(value) < 10 ** 30 else "a number of over 30 digits"
+            raise ScratchMLPError(f"{flag} must be between {0 if flag == '--seed' else 1} and "
+                                  f"{most}, got {shown}")
     if args.threads is not None and args.threads <= 0:
         raise ScratchMLPError(f"--threads must be a positive whole number, got {args.threads}")
     if args.prune_warmup < 0 or not 0 < args.prune_percentile < 100:

@@ -150,16 +150,18 @@ def _config(args):
 def run(args) -> int:
     from pathlib import Path
 
-    from ..runs import RunFolder, train_run
+    from ..runs import RunFolder, train_run, unique_folder
     if args.resume and args.out and Path(args.out) != Path(args.resume):
-        from ..errors import ScratchMLPError
         raise ScratchMLPError("--resume names the run folder itself; drop --out")
     if args.resume and args.force:
-        from ..errors import ScratchMLPError
         raise ScratchMLPError("--resume and --force contradict each other: choose one")
-    out = Path(args.resume or args.out or time.strftime("runs/mlp-%Y%m%d-%H%M%S"))
     mode = "resume" if args.resume else "force" if args.force else "new"
-    with run_advice(out):
+    if args.resume or args.out:
+        out = Path(args.resume or args.out)
+    else:  # made now, so trains started in the same second each get their own
+        with run_advice("runs"):
+            out = unique_folder(time.strftime("runs/mlp-%Y%m%d-%H%M%S"))
+    with run_advice(out), _removed_if_unused(out, made=not (args.resume or args.out)):
         RunFolder(out).check(mode)  # before anything slow, touching nothing
         config = _config(args)
         config.threads = use_threads(args)  # recorded in config.json; not compared on resume
@@ -177,6 +179,18 @@ def run(args) -> int:
     return report.finish(result, out)
 
 
+@contextlib.contextmanager
+def _removed_if_unused(out, made: bool):
+    """The default folder this command made is removed again if the run never starts."""
+    try:
+        yield
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only while empty: a started run keeps its files
+        raise
+
+
 # What to do about a run folder that cannot be used as asked: the library states the facts
 # (runs.RunFolderError.kind), the command line adds the flags.
 _FOLDER_ADVICE = {
@@ -186,6 +200,7 @@ _FOLDER_ADVICE = {
                    "another --out",
     "no_run": "start a new run with --out instead",
     "in_use": "wait for it to finish, or stop that process first",
+    "not_a_run": "choose another --out",
     "other_settings": "resume it without changing them (only --epochs may change)",
     "ahead": "give --epochs {done} or more to continue it",
     "inconsistent": "restore the file, or start again with --force",

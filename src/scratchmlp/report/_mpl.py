@@ -11,7 +11,7 @@ FILE_ONLY_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
 
 def pyplot():
-    import matplotlib
+    matplotlib = _matplotlib()
     if not in_notebook():
         if not os.environ.get("MPLBACKEND"):
             matplotlib.use("Agg")  # files, no window: the CLI runs on servers
@@ -19,6 +19,23 @@ def pyplot():
         _show_inline()
     import matplotlib.pyplot as plt
     return plt
+
+
+def _matplotlib():
+    """matplotlib, even when $MPLBACKEND names no backend it knows (its import then raises
+    ValueError): the variable is dropped for this process and the pictures go to files."""
+    try:
+        import matplotlib
+    except ValueError:
+        backend = os.environ.pop("MPLBACKEND", None)
+        if backend is None:
+            raise
+        print(f"scratchmlp: note: MPLBACKEND={backend[:40]!r} is not a matplotlib backend; "
+              "drawing to files", file=sys.stderr)
+        for name in [m for m in sys.modules if m.split(".")[0] == "matplotlib"]:
+            del sys.modules[name]  # the failed import left half-made modules behind
+        import matplotlib
+    return matplotlib
 
 
 def _show_inline():

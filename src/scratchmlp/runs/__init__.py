@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..errors import ScratchMLPError
 from .folder import (  # noqa: F401
     CORE_FILES, LOCK_NAME, PICTURES, RUN_FILES, RunFolder, RunFolderError, curves_title,
+    unique_folder,
 )
 from .guard import check_output  # noqa: F401
 

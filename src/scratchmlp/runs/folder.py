@@ -82,8 +82,7 @@ class RunFolder:
                 raise RunFolderError(self.path, "missing", "no such run folder to resume")
             if not (self.path / "config.json").is_file():
                 raise RunFolderError(self.path, "no_run", "no run to resume here (no config.json)")
-        elif mode == "new" and self.leftovers():
-            raise RunFolderError(self.path, "holds_files", "already holds files")
+        self._check_contents(mode)
 
     def holder(self):
         """The PID of the process that owns the folder now (0 if unknown), or None."""
@@ -170,10 +169,27 @@ class RunFolder:
 
     def check_owned(self, mode: str):
         """`check` as the owner: another process may have filled the folder meanwhile."""
-        if mode == "new" and self.leftovers():
-            raise RunFolderError(self.path, "holds_files", "already holds files")
         if mode == "resume" and not (self.path / "config.json").is_file():
             raise RunFolderError(self.path, "no_run", "no run to resume here (no config.json)")
+        self._check_contents(mode)
+
+    def _check_contents(self, mode: str):
+        """A new run needs an empty folder; replacing one needs a run there (never a folder
+        of other files that happen to share a name, such as a project's config.json)."""
+        leftovers = self.leftovers()
+        if mode == "new" and leftovers:
+            raise RunFolderError(self.path, "holds_files", "already holds files")
+        if mode == "force" and leftovers and not self.is_run():
+            names = ", ".join(_short(name, 30) for name in leftovers[:3])
+            more = f" and {len(leftovers) - 3:,} more" if len(leftovers) > 3 else ""
+            raise RunFolderError(self.path, "not_a_run", f"holds files but no scratchmlp run "
+                                 f"({names}{more}); only a run's own files are ever replaced")
+
+    def is_run(self) -> bool:
+        """Trained here (the lock file is made before any run file) or written by an older
+        scratchmlp (its metrics, model or checkpoint)."""
+        return any((self.path / name).exists() or (self.path / name).is_symlink()
+                   for name in (LOCK_NAME, "metrics.csv", "model.npz", "checkpoint.npz"))
 
     # ---- writing ---------------------------------------------------------------------------
     def write_config(self, config: TrainConfig):
@@ -239,6 +255,26 @@ class RunFolder:
             raise RunFolderError(self.path, "inconsistent", f"does not hold epochs 1-{done} of "
                                  "checkpoint.npz", at=self.path / "metrics.csv")
         return Start(model, done + 1, rows, state)
+
+
+def unique_folder(stem) -> Path:
+    """A new empty folder named `stem`, or `stem-2`, `stem-3`, ... when another process took
+    the name first (runs started in the same second): made here, so no one else can have it."""
+    stem = Path(stem)
+    try:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _cannot_write(stem.parent, e) from None
+    for k in range(1, 1000):
+        path = stem if k == 1 else stem.with_name(f"{stem.name}-{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise _cannot_write(path, e) from None
+    raise RunFolderError(stem, "cannot_write", "999 folders of that name exist already")
 
 
 def curves_title(config) -> str:

@@ -44,6 +44,11 @@ class TrainConfig:
         """Every field in its range (scratchmlp.ranges: the one statement of each range), every
         name known, and a network whose weights fit in this machine's memory."""
         _check_type("hidden", self.hidden, list)
+        if len(self.hidden) > ranges.MAX_HIDDEN_LAYERS:
+            raise ranges.SettingError("hidden", self.hidden, f"at most "
+                                      f"{ranges.MAX_HIDDEN_LAYERS} hidden layers", fact=(
+                                          f"hidden: {len(self.hidden):,} hidden layers, more "
+                                          f"than the {ranges.MAX_HIDDEN_LAYERS} this trains"))
         for width in self.hidden:
             if not ranges.RANGES["width"].holds(width):
                 raise ranges.SettingError("hidden", self.hidden, "a list of positive whole "
