@@ -6,10 +6,12 @@ a big operation is cut into chunks, and a small pool of threads computes them (N
 of the GIL inside matmuls and ufuncs). The chunks are fixed by the shapes alone, never by the
 thread count, and every output element is always computed by the same chunk, so each chunk's
 bytes, and therefore every result, are the same at 1, 2 or 64 threads. The thread count only
-decides who computes a chunk, and when.
+decides who computes a chunk, and when. Idle threads wait on locks and never spin, so on a
+busy machine a parked thread costs its own chunk (which the others take over if it has not
+started), not everyone's time.
 
     set_threads(4)             # or None: the cores this process may use
-    matmul(a, b, out=None)     # a @ b for 2-d a, chunked over the rows of the result
+    matmul(a, b, out=None)     # a @ b for 2-d a and b, in chunks of the result's rows or columns
     linear(x, w, b, relu)      # x @ w + b (then relu), each chunk finished in the cache
     for_chunks(rows, fn)       # fn(start, stop) for fixed row ranges, on the pool
 """
