@@ -151,3 +151,27 @@ def test_the_callers_errstate_holds_in_every_thread(recwarn):
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
     with np.errstate(over="raise"), pytest.raises(FloatingPointError):
         parallel.matmul(a, b)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_a_big_update_in_chunks_is_the_bytes_of_one_pass(name, monkeypatch):
+    from scratchmlp.engine import Array
+    from scratchmlp.nn import optim
+
+    def two_steps(threads, max_chunks):
+        monkeypatch.setattr(parallel, "MAX_CHUNKS", max_chunks)
+        parallel.set_threads(threads)
+        rng = np.random.default_rng(5)
+        params = [Array(rng.standard_normal((2048, 1024), dtype=np.float32)),
+                  Array(rng.standard_normal(1024, dtype=np.float32))]
+        opt = optim.build(name, params, 0.01, weight_decay=1e-3)
+        for step in range(2):
+            for p in params:
+                p.grad = rng.standard_normal(p.data.shape, dtype=np.float32)
+            opt.step(64)
+        return [p.data.tobytes() for p in params]
+
+    assert len(parallel.chunk_ranges(2048, 1024 * optim._UPDATE_WORK_PER_WEIGHT)) > 1
+    one_pass = two_steps(1, 1)
+    assert two_steps(1, 4) == one_pass
+    assert two_steps(4, 4) == one_pass

@@ -6,7 +6,8 @@ MXNet, so the gradient is divided by the batch size). Weight decay is an L2 pena
 it is applied in the update, g = grad / batch_size + weight_decay * W, for every optimiser
 (for Adam too: coupled L2, not AdamW). `lr` is an attribute a schedule may change between steps.
 State (momentum buffers, Adam's moments and step count) is a dict of arrays, so a checkpoint
-stores it in its .npz and a resumed run continues bit for bit.
+stores it in its .npz and a resumed run continues bit for bit. Big matrices are updated in
+fixed row chunks on the engine's threads: elementwise, so the bytes are those of one pass.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ranges
+from ..engine import parallel
 from ..errors import ScratchMLPError, lookup
+
+# An update makes about a dozen elementwise passes over each weight; each costs about what a
+# few multiply-adds do, so a row of n weights weighs 64 n in engine/parallel's chunk sizing
+# (the chapter's 784x256 stays one chunk; 2048-wide layers take 4).
+_UPDATE_WORK_PER_WEIGHT = 64
 
 
 def sgd(params, lr, batch_size):
@@ -37,19 +44,31 @@ class SGD:
         self._decay = [np.empty_like(p.data) if self.weight_decay and d else None
                        for p, d in zip(self.params, decay)]
 
-    def _gradient(self, i: int, batch_size: int, scale: float = 1.0) -> np.ndarray:
-        """scale * (mean gradient + weight decay), written into the scratch buffer of param i."""
-        param, scratch, decay = self.params[i], self._scratch[i], self._decay[i]
-        np.multiply(np.asarray(param.grad), scale / batch_size, out=scratch)
+    def _gradient(self, i: int, batch_size: int, scale: float = 1.0,
+                  rows=slice(None)) -> np.ndarray:
+        """scale * (mean gradient + weight decay) of param i's `rows`, written into (and
+        returned as) those rows of its scratch buffer."""
+        param, scratch, decay = self.params[i], self._scratch[i][rows], self._decay[i]
+        np.multiply(np.asarray(param.grad)[rows], scale / batch_size, out=scratch)
         if decay is not None:
-            np.multiply(param.data, scale * self.weight_decay, out=decay)
-            scratch += decay
+            np.multiply(param.data[rows], scale * self.weight_decay, out=decay[rows])
+            scratch += decay[rows]
         return scratch
+
+    def _each(self, i: int, update):
+        """update(rows) over param i, in the engine's fixed row chunks (one for small ones)."""
+        data = self.params[i].data
+        if data.ndim < 2:
+            return update(slice(None))
+        parallel.for_chunks(len(data), lambda start, stop: update(slice(start, stop)),
+                            data[0].size * _UPDATE_WORK_PER_WEIGHT)
 
     def step(self, batch_size: int):
         for i, param in enumerate(self.params):
-            # lr folded into the scale: the default run's numbers stay the chapter's
-            param.data -= self._gradient(i, batch_size, self.lr)
+            def update(rows, i=i, param=param):
+                # lr folded into the scale: the default run's numbers stay the chapter's
+                param.data[rows] -= self._gradient(i, batch_size, self.lr, rows)
+            self._each(i, update)
 
     def state_dict(self) -> dict:
         return {}
@@ -69,9 +88,12 @@ class Momentum(SGD):
 
     def step(self, batch_size: int):
         for i, (param, velocity) in enumerate(zip(self.params, self.velocity)):
-            velocity *= self.momentum
-            velocity += self._gradient(i, batch_size)
-            param.data -= np.multiply(velocity, self.lr, out=self._scratch[i])
+            def update(rows, i=i, param=param, velocity=velocity):
+                v = velocity[rows]
+                v *= self.momentum
+                v += self._gradient(i, batch_size, rows=rows)
+                param.data[rows] -= np.multiply(v, self.lr, out=self._scratch[i][rows])
+            self._each(i, update)
 
     def state_dict(self) -> dict:
         return {f"velocity.{i}": v for i, v in enumerate(self.velocity)}
@@ -101,20 +123,22 @@ class Adam(SGD):
         correction1, correction2 = 1 - b1 ** self.steps, 1 - b2 ** self.steps
         step_size = self.lr * np.sqrt(correction2) / correction1
         eps = self.eps * np.sqrt(correction2)
-        for i, (param, m, v) in enumerate(zip(self.params, self.first, self.second)):
-            g = self._gradient(i, batch_size)
-            m -= g  # m = b1 * m + (1 - b1) * g, in place
-            m *= b1
-            m += g
-            v *= b2
-            np.square(g, out=g)
-            g *= 1 - b2
-            v += g
-            np.sqrt(v, out=g)
-            g += eps
-            np.divide(m, g, out=g)
-            g *= step_size
-            param.data -= g
+        for i, (param, first, second) in enumerate(zip(self.params, self.first, self.second)):
+            def update(rows, i=i, param=param, first=first, second=second):
+                g, m, v = self._gradient(i, batch_size, rows=rows), first[rows], second[rows]
+                m -= g  # m = b1 * m + (1 - b1) * g, in place
+                m *= b1
+                m += g
+                v *= b2
+                np.square(g, out=g)
+                g *= 1 - b2
+                v += g
+                np.sqrt(v, out=g)
+                g += eps
+                np.divide(m, g, out=g)
+                g *= step_size
+                param.data[rows] -= g
+            self._each(i, update)
 
     def state_dict(self) -> dict:
         state = {f"first.{i}": m for i, m in enumerate(self.first)}
