@@ -96,7 +96,9 @@ def sqlalchemy_url(url: str) -> str:
 
 def _quiet_optuna():
     import warnings
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # this module says what happens to each trial itself; Optuna's warnings are internal
+    # detail (a lost server gave a 10-line "Caught an error from sqlalchemy" before our line)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     # heartbeats and their retry callback are marked experimental; we rely on them knowingly
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     # trials run through ask/tell here, with this module's own heartbeat thread (run_trial)
