@@ -87,7 +87,7 @@ def test_an_error_in_a_chunk_reaches_the_caller():
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
 def test_a_thread_count_must_be_a_positive_whole_number(bad):
-    with pytest.raises(ScratchMLPError, match="threads must be a positive whole number"):
+    with pytest.raises(ScratchMLPError, match="threads must be a whole number from 1 to 256"):
         parallel.set_threads(bad)
 
 

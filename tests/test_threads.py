@@ -53,6 +53,7 @@ def test_weights_and_metrics_are_the_same_bytes_at_1_2_and_4_threads(data_dir, t
     assert set(first) == {"W1", "b1", "W2", "b2"}
     for run in runs[1:]:
         assert weights(run) == first
+        assert (run / "model.npz").read_bytes() == (runs[0] / "model.npz").read_bytes()
         assert metrics(run) == metrics(runs[0])
     recorded = [json.loads((run / "config.json").read_text())["threads"] for run in runs]
     assert recorded == [1, 2, 4]
@@ -63,6 +64,7 @@ def test_a_resume_at_another_thread_count_continues_bit_for_bit(data_dir, tmp_pa
     resumed = train(data_dir, tmp_path / "resumed", 1, "--epochs", "1")
     train(data_dir, resumed, 4, "--resume", str(resumed), "--epochs", "2")
     assert weights(resumed) == weights(straight)
+    assert (resumed / "model.npz").read_bytes() == (straight / "model.npz").read_bytes()
     assert metrics(resumed) == metrics(straight)
     assert json.loads((resumed / "config.json").read_text())["threads"] == 4
 
@@ -73,7 +75,7 @@ def test_threads_must_be_positive(data_dir, tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
                           env={"SCRATCHMLP_VERIFY": "0", "PATH": "/usr/bin:/bin"})
     assert done.returncode == 2
-    assert "--threads must be a positive whole number, got 0" in done.stderr
+    assert "--threads must be a whole number from 1 to 256, got 0" in done.stderr
 
 
 @pytest.mark.parametrize("command", [["evaluate", "run"], ["predict", "run"],
@@ -85,4 +87,4 @@ def test_every_computing_command_takes_threads(command, capsys):
     assert "--threads N" in capsys.readouterr().out
     if command == ["sweep"]:
         assert main(["sweep", "--threads", "0"]) == 2
-        assert "--threads must be a positive whole number, got 0" in capsys.readouterr().err
+        assert "--threads must be a whole number from 1 to 256, got 0" in capsys.readouterr().err

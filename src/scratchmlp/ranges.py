@@ -47,7 +47,7 @@ RANGES = {
     "dropout": Range(float, 0, "a probability in [0, 1)", below=1),
     "validation": _WHOLE_0,
     "subset": _WHOLE_1,
-    "threads": _WHOLE_1,
+    "threads": Range(int, 1, "a whole number from 1 to 256", below=257),  # threads, not a typo'd 10**20
     "width": _WHOLE_1,  # of each hidden layer
 }
 

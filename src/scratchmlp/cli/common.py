@@ -30,11 +30,11 @@ def use_threads(args) -> int:
     """Start the engine's threads (--threads, or the default); the number in use."""
     from ..engine import parallel
     from ..errors import ScratchMLPError
+    from ..ranges import SettingError, shown
     try:
         return parallel.set_threads(args.threads)
-    except ScratchMLPError:
-        raise ScratchMLPError(f"--threads must be a positive whole number, got {args.threads}") \
-            from None
+    except SettingError as e:
+        raise ScratchMLPError(f"--threads must be {e.expected}, got {shown(e.value)}") from None
 
 
 def load_data(args):

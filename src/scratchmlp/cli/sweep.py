@@ -165,8 +165,11 @@ def _check_numbers(args):
             shown = value if abs(value) < 10 ** 30 else "a number of over 30 digits"
             raise ScratchMLPError(f"{flag} must be between {0 if flag == '--seed' else 1} and "
                                   f"{most}, got {shown}")
-    if args.threads is not None and args.threads <= 0:
-        raise ScratchMLPError(f"--threads must be a positive whole number, got {args.threads}")
+    if args.threads is not None:
+        from ..ranges import RANGES, shown
+        if not RANGES["threads"].holds(args.threads):
+            raise ScratchMLPError(f"--threads must be {RANGES['threads'].words}, got "
+                                  f"{shown(args.threads)}")
     if args.prune_warmup < 0 or not 0 < args.prune_percentile < 100:
         raise ScratchMLPError("--prune-warmup must be 0 or more and --prune-percentile "
                               "between 0 and 100")

@@ -16,6 +16,7 @@ file and what is wrong with it.
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import stat
@@ -58,18 +59,31 @@ def build_model(config: TrainConfig) -> MLP:
 
 
 def _npz_bytes(arrays: dict) -> bytes:
+    """An .npz as np.savez writes it (stored .npy entries), but the same bytes for the same
+    arrays: np.savez stamps each entry with the time of writing."""
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, value in arrays.items():
+            entry = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            entry.external_attr = 0o600 << 16
+            with archive.open(entry, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
     return buffer.getvalue()
 
 
+def _config_text(config: TrainConfig) -> np.ndarray:
+    """The settings that decide the weights (not the thread count: the same weights at any
+    count are the same file)."""
+    return np.array(json.dumps(config.to_dict(), indent=2) + "\n")
+
+
 def save_model(path, model: MLP, config: TrainConfig):
-    arrays = dict(model.state_dict(), config=np.array(config.to_json()))
+    arrays = dict(model.state_dict(), config=_config_text(config))
     atomic_write_bytes(path, _npz_bytes(arrays))
 
 
 def save_checkpoint(path, model: MLP, config: TrainConfig, epoch: int, optimizer_state: dict):
-    arrays = dict(model.state_dict(), config=np.array(config.to_json()), epoch=np.array(epoch))
+    arrays = dict(model.state_dict(), config=_config_text(config), epoch=np.array(epoch))
     arrays.update({_OPT + name: value for name, value in optimizer_state.items()})
     atomic_write_bytes(path, _npz_bytes(arrays))
 
