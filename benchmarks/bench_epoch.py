@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import statistics
 import subprocess
@@ -147,11 +146,7 @@ def main(argv=None):
         args.rounds, args.busy_rounds = min(args.rounds, 3), 0
     result = run(args)
     print_report(result)
-    path = Path(args.json) if args.json else Path(__file__).resolve().parent / "results" / \
-        time.strftime("epoch-%Y%m%d-%H%M%S.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"JSON: {path}")
+    workers.save_result(result, args.json, "epoch")
     return 0
 
 

@@ -12,10 +12,8 @@ GFLOP than the chapter's width does. Targets: docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -94,11 +92,7 @@ def main(argv=None):
     result["machine_after"] = workers.machine()
     result["width_fit"] = width_fit(result["table"])
     print_table(result)
-    path = Path(args.json) if args.json else Path(__file__).resolve().parent / "results" / \
-        time.strftime("scaling-%Y%m%d-%H%M%S.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"JSON: {path}")
+    workers.save_result(result, args.json, "scaling")
     return 0
 
 

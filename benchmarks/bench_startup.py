@@ -11,7 +11,6 @@ peak RSS is its own process's (os.wait4). Targets: docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -133,11 +132,7 @@ def main(argv=None):
         result["jobs"] = run_jobs(args.job_epochs,
                                   not args.skip_torch and workers.torch_available())
     result["machine_after"] = workers.machine()
-    path = Path(args.json) if args.json else HERE.parent / "results" / \
-        time.strftime("startup-%Y%m%d-%H%M%S.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"JSON: {path}")
+    workers.save_result(result, args.json, "startup")
     return 0
 
 

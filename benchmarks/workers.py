@@ -189,6 +189,16 @@ def machine() -> dict:
             "python": platform.python_version(), "numpy": numpy.__version__}
 
 
+def save_result(result: dict, path, stem: str) -> Path:
+    """Write a driver's result as JSON to `path`, or to benchmarks/results/STEM-TIME.json."""
+    path = Path(path) if path else Path(__file__).resolve().parent / "results" / \
+        time.strftime(f"{stem}-%Y%m%d-%H%M%S.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"JSON: {path}")
+    return path
+
+
 def torch_available() -> bool:
     return subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode == 0
 
