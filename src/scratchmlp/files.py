@@ -111,23 +111,32 @@ def read_json(path, what: str):
     return parse_json(read_small_file(path, what, MAX_JSON_BYTES), f"{path}", f"JSON {what}")
 
 
+def open_regular(path, directory: str, give: str):
+    """(open binary file, its stat) for a regular file only: a folder is refused with
+    `directory` ("is a folder, not a config file"), a FIFO or device with `give` ("give a
+    config file") and is never opened in a way that blocks; a file swapped for another kind
+    between the look and the open is refused too. OSErrors (no such file, ...) pass through."""
+    import stat
+    st = os.stat(path)
+    if stat.S_ISDIR(st.st_mode):
+        raise ScratchMLPError(f"{path}: {directory}")
+    if not stat.S_ISREG(st.st_mode):
+        raise ScratchMLPError(f"{path}: not a regular file (a pipe or device?); {give}")
+    f = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped after the stat
+        f.close()
+        raise ScratchMLPError(f"{path}: not a regular file; {give}")
+    return f, st
+
+
 def read_small_file(path: Path, what: str, limit: int) -> bytes:
     """The bytes of a regular file of at most `limit` bytes (a FIFO or device never blocks)."""
-    import stat
     try:
-        st = os.stat(path)
-        if stat.S_ISDIR(st.st_mode):
-            raise ScratchMLPError(f"{path}: is a folder, not a {what} file")
-        if not stat.S_ISREG(st.st_mode):
-            raise ScratchMLPError(f"{path}: not a regular file (a pipe or device?); "
-                                  f"give a {what} file")
-        if st.st_size > limit:
-            raise ScratchMLPError(f"{path}: {st.st_size:,} bytes, more than a {what} file "
-                                  f"holds (at most {limit:,})")
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped after the stat
-                raise ScratchMLPError(f"{path}: not a regular file; give a {what} file")
+        f, st = open_regular(path, f"is a folder, not a {what} file", f"give a {what} file")
+        with f:
+            if st.st_size > limit:
+                raise ScratchMLPError(f"{path}: {st.st_size:,} bytes, more than a {what} file "
+                                      f"holds (at most {limit:,})")
             data = f.read(limit + 1)
     except FileNotFoundError:
         raise ScratchMLPError(f"{path}: no such {what} file") from None

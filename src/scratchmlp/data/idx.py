@@ -11,12 +11,12 @@ import gzip
 import io
 import math
 import os
-import stat
 import zlib
 
 import numpy as np
 
 from ..errors import ScratchMLPError
+from ..files import open_regular
 
 GZIP_MAGIC = b"\x1f\x8b"
 _REFETCH = "the file is damaged or of another kind: delete it and fetch it again"
@@ -30,18 +30,11 @@ def read_bytes(path) -> bytes:
     """The decompressed bytes of an IDX file: gzip is recognised by content, not by name."""
     path = os.fspath(path)
     try:
-        st = os.stat(path)
-        if stat.S_ISDIR(st.st_mode):
-            raise ScratchMLPError(f"{path}: is a directory, not an IDX file")
-        if not stat.S_ISREG(st.st_mode):
-            raise ScratchMLPError(f"{path}: not a regular file (a pipe or device?); "
-                                  "give an IDX file")
-        if st.st_size > MAX_BYTES + 4096:
-            raise ScratchMLPError(f"{path}: {st.st_size:,} bytes, more than the "
-                                  f"{MAX_BYTES >> 20} MiB this reader accepts")
-        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped after the stat
-                raise ScratchMLPError(f"{path}: not a regular file; give an IDX file")
+        f, st = open_regular(path, "is a directory, not an IDX file", "give an IDX file")
+        with f:
+            if st.st_size > MAX_BYTES + 4096:
+                raise ScratchMLPError(f"{path}: {st.st_size:,} bytes, more than the "
+                                      f"{MAX_BYTES >> 20} MiB this reader accepts")
             raw = f.read(MAX_BYTES + 4097)
     except FileNotFoundError:
         raise ScratchMLPError(f"{path}: no such file") from None

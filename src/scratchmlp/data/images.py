@@ -9,8 +9,6 @@ light like a photo, or light on dark like Fashion-MNIST) is read from its border
 
 from __future__ import annotations
 
-import os
-import stat
 import struct
 import warnings
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ScratchMLPError
+from ..files import open_regular
 
 SIZE = 28
 # Decoded pixels allowed per picture (a 24-megapixel photo fits; a JPEG counts at the reduced
@@ -97,20 +96,11 @@ def _open(path, mode: str = "L", size: int = 8 * SIZE):
 
 def _open_regular(path):
     try:
-        st = os.stat(path)
-        if stat.S_ISDIR(st.st_mode):
-            raise ScratchMLPError(f"{path}: is a directory, not an image file")
-        if not stat.S_ISREG(st.st_mode):
-            raise ScratchMLPError(f"{path}: not a regular file (a pipe or device?); give a "
-                                  "PNG or JPEG file")
-        f = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+        f, _ = open_regular(path, "is a directory, not an image file", "give a PNG or JPEG file")
     except FileNotFoundError:
         raise ScratchMLPError(f"{path}: no such image file") from None
     except OSError as e:
         raise ScratchMLPError(f"{path}: cannot read ({e.strerror or e})") from None
-    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped after the stat
-        f.close()
-        raise ScratchMLPError(f"{path}: not a regular file; give a PNG or JPEG file")
     return f
 
 
