@@ -37,7 +37,7 @@ data:
 
 demo: venv data
 	$(BIN)/scratchmlp train --out runs/demo --force
-	@echo "The chapter's run is in runs/demo/: curves.png, predictions.png, metrics.csv, model.npz"
+	@echo "The chapter's run is in runs/demo/: curves.png, predictions.png, metrics.csv, model.npz, checkpoint.npz"
 
 # A throwaway PostgreSQL server on loopback for the sweep's shared-study tests (see the script).
 test: data $(VENV)/.installed-test
