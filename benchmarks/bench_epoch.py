@@ -31,7 +31,9 @@ import workers  # noqa: E402 (beside this file)
 
 N_TRAIN, N_TEST, HIDDEN, BATCH = 60000, 10000, 256, 256
 PAIRS = [("torch", "scratchmlp"), ("scratchmlp", "floor"), ("scratchmlp", "numpy"),
-         ("numpy", "floor"), ("scratchmlp-chapter", "floor"), ("scratchmlp", "scratchmlp@1")]
+         ("numpy", "floor"), ("scratchmlp-chapter", "floor"), ("scratchmlp", "scratchmlp@1"),
+         ("numpy-chunks", "floor"), ("numpy-columns", "floor"), ("torch", "numpy-chunks"),
+         ("torch", "numpy-columns"), ("scratchmlp", "numpy-columns")]
 
 
 @contextlib.contextmanager
@@ -72,7 +74,7 @@ def run(args) -> dict:
         print("note: torch does not import here, so PyTorch is left out "
               "(pip install 'scratchmlp[bench]' torch to include it)")
     kinds = ["scratchmlp", "scratchmlp@1", "scratchmlp-chapter"] + \
-        (["torch"] if with_torch else []) + ["numpy", "floor"]
+        (["torch"] if with_torch else []) + ["numpy", "numpy-chunks", "numpy-columns", "floor"]
     result = {"machine_before": workers.machine(), "threads": args.threads,
               "rounds": args.rounds, "hidden": HIDDEN, "batch": BATCH}
     print(f"epoch benchmark at {args.threads} thread(s): {', '.join(kinds)}; "
@@ -82,7 +84,8 @@ def run(args) -> dict:
         epochs = workers.rounds_on(started, args.rounds, args.pause)
         records = {w.kind: {"epochs": epochs[w.kind], "ready": w.ready} for w in started}
         if args.busy_rounds:
-            busy = [w for w in started if w.kind in ("scratchmlp", "torch", "floor")]
+            busy = [w for w in started
+                    if w.kind in ("scratchmlp", "torch", "numpy-columns", "floor")]
             result["busy"] = busy_rows(busy, records, args.busy_rounds, args.pause)
         for w in started:
             records[w.kind].update(w.close())

@@ -10,6 +10,11 @@ thread count the way each library takes it.
   scratchmlp-chapter the chapter's own code: np.maximum/np.dot net, d2l.sgd, d2l.train
   torch              PyTorch eager on the CPU: torch.nn + torch.optim.SGD
   numpy              a hand-fused NumPy loop: no autograd, preallocated buffers, out= everywhere
+  numpy-chunks       the same hand-fused loop, data-parallel in fixed halves of each batch on
+                     scratchmlp's thread pool, BLAS at one thread: the same bytes at any thread
+                     count, as scratchmlp's rule asks: a ceiling for any engine under that rule
+  numpy-columns      the same under the same rule, model-parallel over fixed ranges of hidden
+                     units: one meeting point between the threads per step (the fewest)
   floor              only the epoch's matrix multiplies (same shapes, same transposes, out=):
                      the GEMM floor = the epoch's matmul FLOPs / float32 matmul throughput
 """
@@ -22,10 +27,11 @@ _kept = []  # threadpoolctl limits stay in force for the process
 
 
 def use_threads(kind: str, threads: int):
-    """Run contender `kind` on `threads` threads: scratchmlp's pool (BLAS at one thread),
+    """Run contender `kind` on `threads` threads: scratchmlp's pool (BLAS at one thread; also
+    numpy-chunks'),
     torch's intra-op threads, or (numpy, floor) OpenBLAS's own threads."""
     base = kind.split("@")[0]
-    if base.startswith("scratchmlp"):
+    if base.startswith("scratchmlp") or base in ("numpy-chunks", "numpy-columns"):
         from scratchmlp.engine import parallel
         parallel.set_threads(threads)
     elif base == "torch":
@@ -257,6 +263,219 @@ class NumpyRunner:
                 "test_acc": right / len(self.test_labels)}
 
 
+class NumpyChunksRunner(NumpyRunner):
+    """The hand-fused loop under scratchmlp's rule (the same bytes at any thread count),
+    data-parallel: two meeting points between the threads per step.
+
+    Each full batch is cut into CHUNKS fixed row ranges. Step 1, one task per chunk on the
+    pool: gather and scale its images, forward, loss, output gradient, hidden gradient and the
+    chunk's own weight gradients (its rows' share of X.T @ dH). Step 2, one task per fixed row
+    range of W1: subtract the chunks' shares in chunk order (W2 and the biases, small, on the
+    calling thread, in the same order). The thread count only decides who runs a task.
+    """
+
+    CHUNKS = 2
+
+    def __init__(self, data, hidden, batch):
+        super().__init__(data, hidden, batch)
+        np = self.np
+        f32 = np.float32
+        from scratchmlp.engine import parallel
+        self.pool = parallel.pool
+        rows = -(-batch // self.CHUNKS)
+        self.parts = [dict(raw=np.empty((rows, N_INPUTS), np.uint8),
+                           X=np.empty((rows, N_INPUTS), f32), H=np.empty((rows, hidden), f32),
+                           dH=np.empty((rows, hidden), f32), Z=np.empty((rows, N_OUTPUTS), f32),
+                           top=np.empty((rows, 1), f32), total=np.empty((rows, 1), f32),
+                           dW1=np.empty_like(self.W1), dW2=np.empty_like(self.W2),
+                           db1=np.empty_like(self.b1), db2=np.empty_like(self.b2))
+                      for _ in range(self.CHUNKS)]
+        half = -(-N_INPUTS // 2)
+        self.w1_ranges = [(0, half), (half, N_INPUTS)]
+
+    def _chunk(self, part, images, index, y, scale, results, k):
+        np, b = self.np, self.parts[part]
+        n = len(index)
+        raw, X, H, Z, dH = b["raw"][:n], b["X"][:n], b["H"][:n], b["Z"][:n], b["dH"][:n]
+        np.take(images, index, axis=0, out=raw, mode="clip")
+        np.multiply(raw, np.float32(1 / 255), out=X)
+        np.matmul(X, self.W1, out=H)
+        H += self.b1
+        np.maximum(H, 0, out=H)
+        np.matmul(H, self.W2, out=Z)
+        Z += self.b2
+        correct = np.count_nonzero(Z.argmax(axis=1) == y)
+        top, total, rows = b["top"][:n], b["total"][:n], self.rows[:n]
+        np.max(Z, axis=1, keepdims=True, out=top)
+        Z -= top
+        picked = Z[rows, y]
+        np.exp(Z, out=Z)
+        np.sum(Z, axis=1, keepdims=True, out=total)
+        loss = float(np.log(total).sum() - picked.sum())
+        Z /= total
+        Z[rows, y] -= 1
+        Z *= scale
+        np.matmul(Z, self.W2.T, out=dH)
+        np.matmul(H.T, Z, out=b["dW2"])
+        np.sum(Z, axis=0, out=b["db2"])
+        dH *= H > 0
+        np.matmul(X.T, dH, out=b["dW1"])
+        np.sum(dH, axis=0, out=b["db1"])
+        results[k] = (loss, correct)
+
+    def _update_w1(self, start, stop, parts):
+        W1 = self.W1[start:stop]
+        for part in parts:
+            W1 -= self.parts[part]["dW1"][start:stop]
+
+    def epoch(self) -> dict:
+        np, B = self.np, self.batch
+        order = np.random.default_rng([SEED, self.epoch_number]).permutation(len(self.labels))
+        self.epoch_number += 1
+        pool, total_loss, correct = self.pool(), 0.0, 0
+        for start in range(0, len(order), B):
+            index = order[start:start + B]
+            n = len(index)
+            size = -(-n // self.CHUNKS)
+            cuts = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+            results = [None] * len(cuts)
+            scale = np.float32(LR / n)
+            pool.run(self._chunk, [(k, self.images, index[lo:hi], self.labels[index[lo:hi]],
+                                    scale, results, k) for k, (lo, hi) in enumerate(cuts)])
+            parts = range(len(cuts))
+            pool.run(self._update_w1, [(lo, hi, parts) for lo, hi in self.w1_ranges])
+            for part in parts:
+                b = self.parts[part]
+                self.W2 -= b["dW2"]
+                self.b1 -= b["db1"]
+                self.b2 -= b["db2"]
+            total_loss += sum(r[0] for r in results)
+            correct += sum(r[1] for r in results)
+        right = [0] * 2
+
+        def test(k, lo, hi):
+            _, _, Z = self._forward_rows(lo, hi, k)
+            right[k] += np.count_nonzero(Z.argmax(axis=1) == self.test_labels[lo:hi])
+
+        for start in range(0, len(self.test_labels), B):
+            stop = min(start + B, len(self.test_labels))
+            middle = (start + stop + 1) // 2
+            pool.run(test, [(0, start, middle), (1, middle, stop)])
+        n = len(order)
+        return {"train_loss": total_loss / n, "train_acc": correct / n,
+                "test_acc": sum(right) / len(self.test_labels)}
+
+    def _forward_rows(self, lo, hi, part):
+        np, b, n = self.np, self.parts[part], hi - lo
+        X, H, Z = b["X"][:n], b["H"][:n], b["Z"][:n]
+        np.multiply(self.test_images[lo:hi], np.float32(1 / 255), out=X)
+        np.matmul(X, self.W1, out=H)
+        H += self.b1
+        np.maximum(H, 0, out=H)
+        np.matmul(H, self.W2, out=Z)
+        Z += self.b2
+        return X, H, Z
+
+
+class NumpyColumnsRunner(NumpyRunner):
+    """The hand-fused loop under scratchmlp's rule, model-parallel: ONE meeting point per step.
+
+    Each of COLUMNS fixed ranges of hidden units is one task, and a task owns its units' slices
+    of W1, b1 and W2. In one visit a task finishes the previous step (its units' hidden
+    gradient, then their rows of W2, their b1 entries and their columns of W1 updated) and
+    starts this one (its units' activations and their share of the logits), so only the
+    logits (B x 10) are assembled between two visits, on the calling thread: shares summed in
+    task order, softmax, loss, output gradient, b2. The next batch is gathered there too.
+    """
+
+    COLUMNS = 2
+
+    def __init__(self, data, hidden, batch):
+        super().__init__(data, hidden, batch)
+        np, f32 = self.np, self.np.float32
+        width = -(-hidden // self.COLUMNS)
+        self.units = [(lo, min(lo + width, hidden)) for lo in range(0, hidden, width)]
+        self.inputs = [np.empty((batch, N_INPUTS), f32) for _ in range(2)]  # this and last step
+        self.tasks = [dict(H=np.empty((batch, hi - lo), f32), dH=np.empty((batch, hi - lo), f32),
+                           Z=np.empty((batch, N_OUTPUTS), f32),
+                           dW1=np.empty((N_INPUTS, hi - lo), f32),
+                           dW2=np.empty((hi - lo, N_OUTPUTS), f32), db1=np.empty(hi - lo, f32))
+                      for lo, hi in self.units]
+        from scratchmlp.engine import parallel
+        self.pool = parallel.pool
+
+    def _visit(self, k, previous, dZ, X):
+        """Task k: finish the step whose inputs were `previous` (output gradient dZ, already
+        scaled by lr / n), then start the one on X (either may be None)."""
+        np, (lo, hi), t = self.np, self.units[k], self.tasks[k]
+        if dZ is not None:
+            n = len(dZ)
+            H, dH = t["H"][:n], t["dH"][:n]
+            np.matmul(dZ, self.W2[lo:hi].T, out=dH)  # before W2 moves
+            dH *= H > 0
+            self.W2[lo:hi] -= np.matmul(H.T, dZ, out=t["dW2"])
+            self.b1[lo:hi] -= np.sum(dH, axis=0, out=t["db1"])
+            self.W1[:, lo:hi] -= np.matmul(previous.T, dH, out=t["dW1"])
+        if X is not None:
+            n = len(X)
+            H = t["H"][:n]
+            np.matmul(X, self.W1[:, lo:hi], out=H)
+            H += self.b1[lo:hi]
+            np.maximum(H, 0, out=H)
+            np.matmul(H, self.W2[lo:hi], out=t["Z"][:n])
+
+    def _logits(self, n):
+        Z = self.Z[:n]
+        np = self.np
+        np.copyto(Z, self.tasks[0]["Z"][:n])
+        for t in self.tasks[1:]:
+            Z += t["Z"][:n]
+        Z += self.b2
+        return Z
+
+    def _gather(self, index, slot):
+        np, n = self.np, len(index)
+        np.take(self.images, index, axis=0, out=self.raw[:n], mode="clip")
+        return np.multiply(self.raw[:n], np.float32(1 / 255), out=self.inputs[slot][:n])
+
+    def epoch(self) -> dict:
+        np, B, pool = self.np, self.batch, self.pool()
+        order = np.random.default_rng([SEED, self.epoch_number]).permutation(len(self.labels))
+        self.epoch_number += 1
+        batches = [order[start:start + B] for start in range(0, len(order), B)]
+        total_loss = correct = 0.0
+        previous = dZ = None
+        X = self._gather(batches[0], 0)
+        for step, index in enumerate(batches):
+            pool.run(self._visit, [(k, previous, dZ, X) for k in range(len(self.units))])
+            n, y = len(index), self.labels[index]
+            Z, rows = self._logits(n), self.rows[:n]
+            correct += np.count_nonzero(Z.argmax(axis=1) == y)
+            top, total = self.top[:n], self.total[:n]
+            np.max(Z, axis=1, keepdims=True, out=top)
+            Z -= top
+            picked = Z[rows, y]
+            np.exp(Z, out=Z)
+            np.sum(Z, axis=1, keepdims=True, out=total)
+            total_loss += float(np.log(total).sum() - picked.sum())
+            Z /= total
+            Z[rows, y] -= 1
+            Z *= np.float32(LR / n)
+            self.b2 -= np.sum(Z, axis=0, out=self.db2)
+            previous, dZ = X, Z
+            X = self._gather(batches[step + 1], (step + 1) % 2) if step + 1 < len(batches) else None
+        pool.run(self._visit, [(k, previous, dZ, None) for k in range(len(self.units))])
+        right = 0
+        for start in range(0, len(self.test_labels), B):
+            images = self.test_images[start:start + B]
+            X = np.multiply(images, np.float32(1 / 255), out=self.inputs[0][:len(images)])
+            pool.run(self._visit, [(k, None, None, X) for k in range(len(self.units))])
+            right += np.count_nonzero(self._logits(len(images)).argmax(axis=1)
+                                      == self.test_labels[start:start + B])
+        return {"train_loss": total_loss / len(order), "train_acc": correct / len(order),
+                "test_acc": right / len(self.test_labels)}
+
+
 class FloorRunner:
     """Only the epoch's matmuls, at the model's shapes and transposes, into preallocated outputs."""
 
@@ -296,7 +515,8 @@ class FloorRunner:
 
 
 RUNNERS = {"scratchmlp": ScratchRunner, "scratchmlp-chapter": ChapterRunner,
-           "torch": TorchRunner, "numpy": NumpyRunner, "floor": FloorRunner}
+           "torch": TorchRunner, "numpy": NumpyRunner, "numpy-chunks": NumpyChunksRunner,
+           "numpy-columns": NumpyColumnsRunner, "floor": FloorRunner}
 
 
 def build(kind: str, data, hidden: int, batch: int):

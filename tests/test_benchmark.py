@@ -48,6 +48,34 @@ def test_hand_fused_numpy_trains_exactly_like_scratchmlp(bench, data):
     assert not np.allclose(W1, bench.NumpyRunner(data, 16, 8).W1)  # training moved them
 
 
+@pytest.mark.parametrize("kind", ["numpy-chunks", "numpy-columns"])
+def test_the_ceilings_train_like_the_hand_fused_loop_at_any_thread_count(bench, data, kind):
+    """The two ceilings under scratchmlp's rule do the same work as the plain hand-fused loop
+    (same metrics, weights within float32 rounding: they only sum in other groupings) and
+    give the same bytes at 1, 2 and 3 threads."""
+    from scratchmlp.engine import parallel
+
+    plain = bench.NumpyRunner(data, hidden=16, batch=8)
+    expected = [plain.epoch() for _ in range(2)]
+    weights = []
+    try:
+        for threads in (1, 2, 3):
+            parallel.set_threads(threads)
+            runner = bench.build(kind, data, 16, 8)
+            got = [runner.epoch() for _ in range(2)]
+            for a, b in zip(got, expected):
+                assert a["train_acc"] == pytest.approx(b["train_acc"])
+                assert a["test_acc"] == pytest.approx(b["test_acc"])
+                assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+            np.testing.assert_allclose(runner.W1, plain.W1, rtol=1e-4, atol=1e-6)
+            weights.append([runner.W1, runner.b1, runner.W2, runner.b2])
+    finally:
+        parallel.set_threads(None)
+    for other in weights[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(weights[0], other))
+    assert not np.array_equal(weights[0][0], bench.NumpyRunner(data, 16, 8).W1)  # they trained
+
+
 def test_chapter_form_trains_like_the_mlp(bench, data):
     mine, chapter = bench.ScratchRunner(data, 16, 8), bench.ChapterRunner(data, 16, 8)
     a, b = mine.epoch(), chapter.epoch()
