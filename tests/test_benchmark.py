@@ -132,3 +132,17 @@ def test_busy_processes_are_ended_after_the_block():
     with bench_epoch.busy_processes(2) as pids:
         assert len(pids) == 2 and all(os.path.exists(f"/proc/{pid}") for pid in pids)
     assert not any(os.path.exists(f"/proc/{pid}") for pid in pids)
+
+
+def test_the_handoff_driver_measures_each_way_it_names():
+    import bench_handoff
+
+    from scratchmlp.engine import parallel
+    try:
+        result = bench_handoff.run(calls=3)
+    finally:
+        parallel.set_threads(None)
+    for key in ("ping_pong_us", "whole_1_thread_us", "chunks_1_thread_us", "pool_us",
+                "openblas_2_threads_us"):
+        assert result[key] > 0
+    assert 0 <= result["helper_ran_a_chunk"] <= 1
