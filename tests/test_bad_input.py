@@ -221,9 +221,13 @@ def test_download_that_is_not_gzip_is_not_stored(capsys, tmp_path, monkeypatch):
     (["--hidden", "9" * 5000], ["argument --hidden", "give layer widths as whole numbers"]),
     (["--hidden", "abc"], ["argument --hidden", "'abc'", "e.g. 256 or 256,128"]),
     (["--hidden", "256,,128"], ["argument --hidden", "'256,,128'", "e.g. 256 or 256,128"]),
-    (["--activation", "swish"], ["unknown activation 'swish'", "choose one of relu"]),
-    (["--optimizer", "adamw"], ["unknown optimiser 'adamw'", "choose one of sgd"]),
-    (["--init", "zeros"], ["unknown", "'zeros'", "choose one of"]),
+    (["--activation", "swish"], ["argument --activation: unknown activation 'swish'",
+                                 "choose one of relu"]),
+    (["--optimizer", "adamw"], ["argument --optimizer: unknown optimiser 'adamw'",
+                                "choose one of sgd"]),
+    (["--init", "zeros"], ["argument --init: unknown", "'zeros'", "choose one of"]),
+    (["--schedule", "step"], ["argument --schedule: unknown learning-rate schedule 'step'",
+                              "choose one of constant, cosine"]),
 ])
 def test_bad_flags(capsys, tmp_path, flags, fragments):
     """Refused before any data is read (the data folder here does not even exist)."""

@@ -61,13 +61,18 @@ class TrainConfig:
         self._check_size()
 
     def _check_names(self):
+        """Each name known; an unknown one is a SettingError of its field (the message as the
+        table states it), so the command line can name the flag that set it."""
         from ..data import augment
         from ..nn import activations, init, optim, schedule
-        activations.get(_check_type("activation", self.activation, str))
-        init.get(_check_type("init", self.init, str))
-        optim.get(_check_type("optimizer", self.optimizer, str))
-        schedule.check(_check_type("schedule", self.schedule, str))
-        augment.check(_check_type("augment", self.augment, list))
+        for name, kind, check in (("activation", str, activations.get), ("init", str, init.get),
+                                  ("optimizer", str, optim.get), ("schedule", str, schedule.check),
+                                  ("augment", list, augment.check)):
+            value = _check_type(name, getattr(self, name), kind)
+            try:
+                check(value)
+            except ScratchMLPError as e:
+                raise ranges.SettingError(name, value, "a known name", fact=str(e)) from None
 
     @property
     def sizes(self) -> list:
