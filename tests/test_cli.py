@@ -188,3 +188,23 @@ def test_version_is_looked_up_only_when_asked():
     done = subprocess.run([sys.executable, "-m", "scratchmlp", "--version"],
                           capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("scratchmlp 0.")
+
+
+@pytest.mark.parametrize("args, line", [
+    (["train", "--hiden", "128"], "unrecognized arguments: --hiden 128 (did you mean --hidden?); "
+                                  "see 'scratchmlp train --help'"),
+    (["evaluate", "run", "--jsn"], "unrecognized arguments: --jsn (did you mean --json?); "
+                                   "see 'scratchmlp evaluate --help'"),
+    (["runs", "--xyz"], "unrecognized arguments: --xyz; see 'scratchmlp runs --help'"),
+    (["train", "extra"], "unrecognized arguments: extra; see 'scratchmlp train --help'"),
+    (["--foo"], "unrecognized arguments: --foo; see 'scratchmlp --help'"),
+    (["predict"], "the following arguments are required: RUN; see 'scratchmlp predict --help'"),
+])
+def test_a_mistyped_flag_points_to_its_commands_help(capsys, args, line):
+    """The first mistakes of a newcomer: the advice is the subcommand's --help (not the
+    top-level one), with the nearest flag; predict's IMAGE is optional, so not 'required'."""
+    from scratchmlp.cli import main
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip() == f"scratchmlp: error: {line}"

@@ -37,7 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)
+    parser.commands = subparsers.choices  # name -> the subcommand's parser
     return parser
+
+
+def _refuse_unknown(parser, args, extras):
+    """Arguments no parser took, refused by the subcommand they were given to (so the advice
+    is its --help), with the nearest flag it has when a flag was mistyped."""
+    import difflib
+    command = parser.commands.get(getattr(args, "command", None), parser)
+    flags = [flag for action in command._actions for flag in action.option_strings
+             if flag not in ("-h", "--help")]
+    typed = next((e.split("=")[0] for e in extras if e.startswith("--")), None)
+    near = difflib.get_close_matches(typed, flags, n=1) if typed else []
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    command.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
 
 
 class _Version(argparse.Action):
@@ -62,7 +76,9 @@ def main(argv=None) -> int:
     _quiet_drawing_library()
     with guarded_output() as stdout:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            _refuse_unknown(parser, args, extras)
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_USER_ERROR

@@ -17,7 +17,7 @@ MAX_GRID = 100  # test images drawn in one picture: more is unreadable (and 10,0
 def register(subparsers):
     p = subparsers.add_parser("predict", help=HELP, description=HELP)
     p.add_argument("run", metavar="RUN", type=path_text, help="run folder (or its model.npz)")
-    p.add_argument("images", metavar="IMAGE", nargs="*",
+    p.add_argument("images", metavar="IMAGE", nargs="*", default=[],  # so not "required"
                    help="your pictures (PNG, JPEG, ...; any size, colour or grey); without "
                         "them, the first -n test images are drawn")
     p.add_argument("-n", type=int, default=12,
