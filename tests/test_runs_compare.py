@@ -250,6 +250,19 @@ def test_compare_refuses_too_few_runs_and_its_own_files(capsys, two_runs):
         assert code == 2 and words in error_line(err), out
 
 
+def test_compare_says_a_mistyped_run_folder_does_not_exist(capsys, tmp_path):
+    """Not "no config.json", which sent a newcomer looking for a file in a folder that is not
+    there."""
+    (tmp_path / "model.npz").write_bytes(b"")
+    code, _, err = cli(capsys, "compare", tmp_path / "runs" / "a", tmp_path / "model.npz")
+    notes = err.splitlines()[:2]
+    assert notes[0].endswith("a: left out: no such folder; check the path (scratchmlp runs "
+                             "lists them)")
+    assert notes[1].endswith("model.npz: left out: not a folder (a run is a folder; give its "
+                             "path)")
+    assert code == 2 and "0 readable run folder(s) of 2" in error_line(err)
+
+
 def test_the_comparison_picture_has_labelled_axes_and_one_series_per_run():
     from scratchmlp.report.compare import draw_comparison
     rows = [{"epoch": e, "train_loss": 1 / e, "test_acc": 0.8} for e in (1, 2, 3)]

@@ -122,6 +122,9 @@ def read_run(folder) -> dict:
     BadRun when the folder cannot be read."""
     from pathlib import Path
     folder = Path(folder)
+    if not folder.is_dir():  # else "no config.json" for a mistyped name
+        raise BadRun("not a folder (a run is a folder; give its path)" if folder.exists() else
+                     "no such folder; check the path (scratchmlp runs lists them)")
     config = read_config(folder)
     rows = read_rows(folder)
     done = rows[-1]["epoch"] if rows else 0
