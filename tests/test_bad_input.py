@@ -203,8 +203,10 @@ def test_download_that_is_not_gzip_is_not_stored(capsys, tmp_path, monkeypatch):
     (["--lr", "fast"], ["argument --lr", "expected a number, got 'fast'"]),
     (["--lr", "nan"], ["argument --lr", "expected a positive number, got nan"]),
     (["--lr", "inf"], ["argument --lr", "expected a positive number, got inf"]),
-    (["--epochs", "-1"], ["argument --epochs", "expected a whole number 0 or more, got -1"]),
+    (["--epochs", "-1"], ["argument --epochs", "expected a whole number from 0 to 100000, got -1"]),
     (["--epochs", "2.5"], ["argument --epochs", "expected a whole number, got '2.5'"]),
+    # 10**20 epochs trained on; past ~250,000 rows metrics.csv is too big to resume from
+    (["--epochs", "100001"], ["argument --epochs", "from 0 to 100000, got 100001"]),
     (["--batch-size", "0"], ["argument --batch-size", "a positive whole number, got 0"]),
     (["--batch-size", "-8"], ["argument --batch-size", "got -8"]),
     (["--seed", "-1"], ["argument --seed", "got -1"]),
@@ -302,7 +304,7 @@ def test_resume_with_other_settings(capsys, tmp_path, monkeypatch):
 @pytest.mark.parametrize("content, fragments", [
     ({"lr": 0.1, "learning_rate": 0.1}, ["unknown field(s) learning_rate", "known fields:"]),
     ({"lr": "fast"}, ["lr must be a positive number", "'fast'"]),
-    ({"epochs": 2.5}, ["epochs must be a whole number 0 or more", "2.5"]),
+    ({"epochs": 2.5}, ["epochs must be a whole number from 0 to 100000", "2.5"]),
     ({"hidden": 256}, ["hidden must be a list", "256"]),
     ({"hidden": [256, 0]}, ["hidden must be a list of positive whole numbers", "[256, 0]"]),
     ({"hidden": [10 ** 12]}, ["hidden [1000000000000]: a model of", "does not fit in memory"]),

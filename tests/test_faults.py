@@ -7,6 +7,7 @@ compare the resumed run with an uninterrupted one, bit for bit.
 from __future__ import annotations
 
 import errno
+import os
 import signal
 import subprocess
 import sys
@@ -269,6 +270,10 @@ def test_resume_refuses_metrics_that_lost_epochs(capsys, tmp_path, data_dir, mon
     Path("run/metrics.csv").write_text("epoch,train_loss\n1,abc\n")
     assert_refused(cli(capsys, "train", "--resume", "run", *flags[:2], "--no-progress"),
                    "run/metrics.csv: not a readable metrics file")
+    Path("run/metrics.csv").unlink()
+    os.mkfifo("run/metrics.csv")  # never opened: not a file of rows
+    assert_refused(cli(capsys, "train", "--resume", "run", *flags[:2], "--no-progress"),
+                   "run/metrics.csv does not hold epochs 1-2")
 
 
 @pytest.mark.slow

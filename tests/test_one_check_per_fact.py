@@ -61,7 +61,7 @@ def test_a_search_space_meets_the_settings_ranges(tmp_path):
                           ('{"units": {"low": 0, "high": 8, "int": true}}',
                            "units must be a positive whole number, got 0"),
                           ('{"epochs": {"low": 1.5, "high": 8, "int": true}}',
-                           "epochs must be a whole number 0 or more, got 1.5")]:
+                           "epochs must be a whole number from 0 to 100000, got 1.5")]:
         path.write_text(text)
         with pytest.raises(ranges.ScratchMLPError, match=message):
             load_space(path)

@@ -39,7 +39,8 @@ _WHOLE_1 = Range(int, 1, "a positive whole number")
 
 RANGES = {
     "lr": Range(float, 0, "a positive number", above=True),
-    "epochs": _WHOLE_0,
+    # metrics.csv holds a row per epoch and is read back (at most 16 MiB) to resume a run
+    "epochs": Range(int, 0, "a whole number from 0 to 100000", below=100_001),
     "batch_size": _WHOLE_1,
     "seed": _WHOLE_0,  # NumPy's generators take no negative seeds
     "momentum": Range(float, 0, "a number in [0, 1)", below=1),

@@ -14,7 +14,6 @@ DESCRIPTION = ("One line per run folder: network, optimiser, epochs done of plan
                "(a training process holds its lock). A folder that cannot be read gets one "
                "line saying why.")
 MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few hundred bytes
-MAX_METRICS_BYTES = 16 << 20  # about 200,000 epochs' rows
 RUN_MARKERS = ("config.json", "metrics.csv", "model.npz", "checkpoint.npz", ".lock")
 METRICS_SHOWN = (("train_loss", "train loss"), ("train_acc", "train acc"),
                  ("val_acc", "val acc"), ("test_acc", "test acc"))
@@ -101,6 +100,7 @@ def read_rows(folder) -> list:
     path = folder / "metrics.csv"
     if not _exists(path):
         return []
+    from ..train.metrics import MAX_METRICS_BYTES
     data = _regular_file(path, MAX_METRICS_BYTES, "metrics.csv")
     try:
         reader = csv.DictReader(io.StringIO(data.decode("utf-8"), newline=""))
