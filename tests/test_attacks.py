@@ -615,6 +615,18 @@ ATTACK_CASES = [
          fragments=("percentile",)),
     Case("sweep-empty-storage", ["sweep", "--storage", "", "--data-dir", "data"],
          fragments=("storage", "empty URL")),
+    Case("sweep-storage-is-dev-null", ["sweep", "--storage", "sqlite:////dev/null",
+                                       *SWEEP_QUICK],  # SQLite made /dev/null-journal, as root
+         fragments=("/dev/null: the study storage is not a regular file",)),
+    Case("sweep-storage-is-a-fifo", ["sweep", "--storage", "sqlite:///{here}/pipe.db",
+                                     *SWEEP_QUICK], setup=lambda place: os.mkfifo(place / "pipe.db"),
+         fragments=("pipe.db: the study storage is not a regular file",)),
+    Case("sweep-inline-space-duplicate-key",  # the last one won; a --space file refused it
+         ["sweep", "--space", '{"lr": [0.5], "lr": [0.1]}', *SWEEP_QUICK],
+         fragments=("search space: not a readable JSON search space (the key 'lr' appears "
+                    "twice)",)),
+    Case("sweep-study-empty", ["sweep", "--study", "", *SWEEP_QUICK],
+         fragments=("argument --study: an empty name",)),
     Case("sweep-space-is-a-folder", ["sweep", "--space", "run", "--data-dir", "data"],
          fragments=("run",)),
     Case("sweep-seed-negative", ["sweep", "--seed", "-1", *SWEEP_QUICK],

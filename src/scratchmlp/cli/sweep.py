@@ -29,7 +29,8 @@ def register(subparsers):
                    help="study database, e.g. postgresql://user@host/db for workers on many "
                         "machines, the password in ~/.pgpass, not here (see docs/sweeps.md; "
                         "default: sqlite file OUT/study.db)")
-    p.add_argument("--study", default="scratchmlp", help="study name (default scratchmlp)")
+    p.add_argument("--study", default="scratchmlp", type=_study_name,
+                   help="study name (default scratchmlp)")
     p.add_argument("--out", metavar="DIR", default="runs/sweep", type=path_text,
                    help="output folder (default runs/sweep)")
     p.add_argument("--best", metavar="FILE", type=path_text,
@@ -140,6 +141,15 @@ def _space_source(text):
 
 
 MAX_WORKERS = 64  # local processes, each training a network: more is a typo
+
+
+def _study_name(text: str) -> str:
+    """--study as given; an empty or blank one (`--study "$UNSET"`) made a study named ''."""
+    import argparse
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name; give the study a name, or leave "
+                                         "--study out (scratchmlp)")
+    return text
 
 
 def _url_text(text: str) -> str:

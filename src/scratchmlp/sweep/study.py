@@ -203,6 +203,9 @@ def _check_sqlite_file(url: str):
     path = Path(parsed.database)
     if path.is_dir():
         raise ScratchMLPError(f"{path}: the study storage is a folder, not an SQLite file")
+    if path.exists() and not path.is_file():  # SQLite wrote /dev/null-journal beside /dev/null
+        raise ScratchMLPError(f"{path}: the study storage is not a regular file (a pipe or "
+                              "device?); name an SQLite file")
     if not path.exists() or path.stat().st_size == 0:
         return
     with open(path, "rb") as f:
