@@ -178,8 +178,16 @@ def break_runs(good, runs):
     os.remove(copy("folder") / "config.json")
     (runs / "folder" / "config.json").mkdir()
     copy("new\nline")
+    config = copy("twice-lr") / "config.json"  # listed with the second lr, which train refuses
+    config.write_text(config.read_text().replace('"lr": ', '"lr": 0.1, "lr": '))
+    rows = (copy("epochs-repeated") / "metrics.csv").read_text().splitlines()
+    (runs / "epochs-repeated" / "metrics.csv").write_text("\n".join(rows + rows[1:]) + "\n")
+    config = copy("epochs-beyond") / "config.json"  # 2 epochs done of 1
+    config.write_text(config.read_text().replace('"epochs": 2', '"epochs": 1'))
+    rows[-1] = "9" * 26 + rows[-1][rows[-1].index(","):]  # was listed as 999.../2 finished
+    (copy("epoch-huge") / "metrics.csv").write_text("\n".join(rows) + "\n")
     return ["garbage", "list", "wrong-field", "nested", "truncated", "binary", "no-config",
-            "huge", "fifo", "folder"]
+            "huge", "fifo", "folder", "twice-lr", "epochs-repeated", "epoch-huge", "epochs-beyond"]
 
 
 @pytest.mark.slow  # the `trained` runs are trained in-process
@@ -205,6 +213,10 @@ def test_runs_gives_one_line_per_broken_run_and_never_a_traceback(capsys, two_ru
         assert "\n" not in entries[name]["problem"] and len(entries[name]["problem"]) < 200
     assert entries["new\nline"]["state"] == "finished"
     assert "64 MB" in entries["huge"]["problem"] or "bytes" in entries["huge"]["problem"]
+    assert "the key 'lr' appears twice" in entries["twice-lr"]["problem"]
+    assert "holds 2 epochs, more than the 1 of" in entries["epochs-beyond"]["problem"]
+    for name in ("epochs-repeated", "epoch-huge"):
+        assert "not 1, 2, 3, ... in order" in entries[name]["problem"]
     code, table, err = cli(capsys, "runs", two_runs)
     assert code == 0 and "Traceback" not in err
     lines = table.splitlines()
@@ -225,7 +237,7 @@ def test_compare_tables_the_differences_and_draws_the_curves(capsys, two_runs, t
                                      "epochs": [2, 1], "validation": [64, 0]}
     assert [r["epochs_done"] for r in result["runs"]] == [2, 1]
     assert (tmp_path / "cmp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "bad: left out: config.json is not readable JSON" in err
+    assert "bad: left out: config.json: not a readable JSON config" in err
     code, table, _ = cli(capsys, "compare", two_runs / "a", two_runs / "b", "--no-plot")
     rows = {line.split()[0]: line.split()[1:] for line in table.splitlines()[1:]}
     assert rows["lr"] == ["0.5", "0.000571"] and rows["validation"] == ["64", "0"]
@@ -237,6 +249,13 @@ def test_compare_tables_the_differences_and_draws_the_curves(capsys, two_runs, t
 def test_compare_refuses_too_few_runs_and_its_own_files(capsys, two_runs):
     code, _, err = cli(capsys, "compare", two_runs / "a", two_runs / "missing")
     assert code == 2 and "two or more" in error_line(err)
+    for argv, words in ((["--out", "x.png", "--no-plot"], "--out and --no-plot contradict"),
+                        (["--out", ""], "argument --out: an empty name"),  # was '.: exists'
+                        ([""], "argument RUN: an empty name")):
+        code, _, err = cli(capsys, "compare", two_runs / "a", two_runs / "b", *argv)
+        assert code == 2 and words in error_line(err), argv
+    code, _, err = cli(capsys, "runs", "")  # was "no run folders in ", exit 0
+    assert code == 2 and "argument DIR: an empty name" in error_line(err)
     before = (two_runs / "a" / "metrics.csv").read_bytes()
     code, _, err = cli(capsys, "compare", two_runs / "a", two_runs / "b",
                        "--out", two_runs / "a" / "metrics.csv")

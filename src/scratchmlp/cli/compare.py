@@ -18,8 +18,10 @@ def register(subparsers):
         "Draw the runs' training loss and test/validation accuracy per epoch on one picture, "
         "and print the settings in which their configs differ, with epochs done and final "
         "metrics. A run folder that cannot be read is named on stderr and left out."))
-    p.add_argument("runs", metavar="RUN", nargs="+", help="two or more run folders")
-    p.add_argument("--out", metavar="PNG", default="compare.png",
+    from .common import path_text
+    p.add_argument("runs", metavar="RUN", nargs="+", type=path_text,
+                   help="two or more run folders")
+    p.add_argument("--out", metavar="PNG", type=path_text,
                    help="where to draw the curves (default compare.png)")
     p.add_argument("--no-plot", action="store_true", help="print the table only")
     p.add_argument("--json", action="store_true",
@@ -32,6 +34,8 @@ def run(args) -> int:
 
     from ..errors import ScratchMLPError
     from .runs import BadRun, printable, read_run
+    if args.out is not None and args.no_plot:  # the --out was ignored
+        raise ScratchMLPError("--out and --no-plot contradict each other: choose one")
     entries = []
     for folder in args.runs:
         try:
@@ -42,7 +46,8 @@ def run(args) -> int:
     if len(entries) < 2:
         raise ScratchMLPError(f"{len(entries)} readable run folder(s) of {len(args.runs)}: "
                               "compare needs two or more")
-    picture = None if args.no_plot else _draw(entries, _output(args.out, entries))
+    out = args.out or "compare.png"
+    picture = None if args.no_plot else _draw(entries, _output(out, entries))
     if args.json:
         return _print_json(entries, picture)
     print(difference_table(entries))

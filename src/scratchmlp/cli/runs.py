@@ -21,7 +21,8 @@ METRICS_SHOWN = (("train_loss", "train loss"), ("train_acc", "train acc"),
 
 def register(subparsers):
     p = subparsers.add_parser("runs", help=HELP, description=DESCRIPTION)
-    p.add_argument("dir", metavar="DIR", nargs="?", default="runs",
+    from .common import path_text
+    p.add_argument("dir", metavar="DIR", nargs="?", default="runs", type=path_text,
                    help="a folder of run folders, or one run folder (default runs)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per run, one a line, instead of the table")
@@ -77,18 +78,22 @@ def _regular_file(path, limit: int, what: str):
 
 
 def read_config(folder):
-    import json
-
+    """The run's TrainConfig, read as `train --resume` reads it (files.parse_json refuses
+    duplicate keys, NaN, huge numbers: `runs` showed the last of two lr keys)."""
+    from ..errors import ScratchMLPError
+    from ..files import parse_json
     from ..train.config import TrainConfig
     data = _regular_file(folder / "config.json", MAX_CONFIG_BYTES, "config.json")
     try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise BadRun(f"config.json is not readable JSON ({_short(e)})") from None
+        value = parse_json(data, "config.json", "JSON config")
+    except ScratchMLPError as e:
+        raise BadRun(_short(e)) from None
     if not isinstance(value, dict):
         raise BadRun("config.json does not hold a JSON object")
     try:
-        return TrainConfig.from_dict(value, "config.json")
+        return TrainConfig.from_dict(value, "config.json")  # its message names config.json
+    except ScratchMLPError as e:
+        raise BadRun(_short(e)) from None
     except Exception as e:  # noqa: BLE001 - any refusal of a hostile config is one line
         raise BadRun(f"config.json: {_short(e)}") from None
 
@@ -104,9 +109,12 @@ def read_rows(folder) -> list:
     data = _regular_file(path, MAX_METRICS_BYTES, "metrics.csv")
     try:
         reader = csv.DictReader(io.StringIO(data.decode("utf-8"), newline=""))
-        return [_row(row, n) for n, row in enumerate(reader, start=2)]
+        rows = [_row(row, n) for n, row in enumerate(reader, start=2)]
     except (UnicodeDecodeError, csv.Error, ValueError, TypeError) as e:
         raise BadRun(f"metrics.csv is damaged ({_short(e)})") from None
+    if [row["epoch"] for row in rows] != list(range(1, len(rows) + 1)):  # as --resume checks
+        raise BadRun("metrics.csv is damaged (its epochs are not 1, 2, 3, ... in order)")
+    return rows
 
 
 def _row(row: dict, line: int) -> dict:
@@ -127,6 +135,9 @@ def read_run(folder) -> dict:
                      "no such folder; check the path (scratchmlp runs lists them)")
     config = read_config(folder)
     rows = read_rows(folder)
+    if len(rows) > config.epochs:
+        raise BadRun(f"metrics.csv holds {len(rows):,} epochs, more than the {config.epochs} "
+                     "of config.json")
     done = rows[-1]["epoch"] if rows else 0
     pid = holder(folder)
     state = ("running" if pid is not None else
