@@ -208,3 +208,12 @@ def test_a_mistyped_flag_points_to_its_commands_help(capsys, args, line):
         main(args)
     assert stopped.value.code == 2
     assert capsys.readouterr().err.strip() == f"scratchmlp: error: {line}"
+
+
+def test_the_top_level_help_says_where_to_start(capsys):
+    from scratchmlp.cli import main
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Start with 'scratchmlp train'" in text
+    assert "'scratchmlp COMMAND --help' lists a command's flags and their defaults" in text

@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="scratchmlp",
         description="Multilayer perceptrons from scratch on NumPy: the d2l chapter "
-                    "'Implementation of Multilayer Perceptron from Scratch', end to end.")
+                    "'Implementation of Multilayer Perceptron from Scratch', end to end.",
+        epilog="Start with 'scratchmlp train' (the chapter's run); 'scratchmlp COMMAND --help' "
+               "lists a command's flags and their defaults.")
     parser.add_argument("--version", action=_Version, nargs=0, default=argparse.SUPPRESS,
                         help="show the program's version number and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
