@@ -7,6 +7,7 @@ import math
 import numpy
 import pytest
 
+import scratchmlp.nn
 from scratchmlp import ScratchMLPError, autograd, d2l, gluon, init, np
 from scratchmlp.engine import Array
 from scratchmlp.gluon import nn
@@ -113,3 +114,52 @@ def test_d2l_fashion_mnist_batches_are_arrays_with_int32_labels():
     numpy.testing.assert_array_equal(y.asnumpy(), labels[:4])
     X.attach_grad()  # an np array like any other, as MXNet's batches are
     assert len(train_iter) == 3 and len(list(train_iter)) == 3
+
+
+def _net():
+    net = gluon.nn.Sequential()
+    net.add(gluon.nn.Dense(3, activation="relu"), gluon.nn.Dense(2))
+    net.initialize()
+    net(np.zeros((1, 5)))
+    return net
+
+
+_LOGITS = np.zeros((4, 5))
+_CE = gluon.loss.SoftmaxCrossEntropyLoss()
+
+
+# A notebook user's mistakes: each was a NumPy IndexError/ValueError/ZeroDivisionError from
+# deep inside, or (label -1, 1.5, lr NaN, predict n=-3) a silently wrong result.
+@pytest.mark.parametrize("call, words", [
+    (lambda: _CE(_LOGITS, np.array([0, 1, 2, 10])), "labels must be class numbers 0-4 (one "
+     "per column of the logits), found 10"),
+    (lambda: _CE(_LOGITS, np.array([0, 1, 2, -1])), "found -1"),  # was the last class
+    (lambda: _CE(_LOGITS, np.array([0, 1, 2, 1.5])), "found 1.5 (not a whole number)"),
+    (lambda: _CE(_LOGITS, np.array([0, 1, 2, float("nan")])), "found nan"),
+    (lambda: _CE(_LOGITS, ["a", "b", "c", "d"]), "got <U1 values"),
+    (lambda: scratchmlp.nn.softmax_cross_entropy(_LOGITS, np.array([5, 0, 0, 0])), "found 5"),
+    (lambda: scratchmlp.nn.SoftmaxCrossEntropyLoss()(_LOGITS, [0, 0, 0, -2]), "found -2"),
+    (lambda: _net()(np.zeros((4, 7))), "Dense(5 -> 3): input of shape (4, 7) has 7 values "
+     "per row, the layer takes 5"),
+    (lambda: gluon.nn.Dense(0), "Dense: units must be a whole number 1 or more, got 0"),
+    (lambda: gluon.nn.Dense(2.5), "got 2.5"),  # was silently 2
+    (lambda: gluon.nn.Dense(3, in_units=-1), "in_units must be a whole number 0 or more"),
+    (lambda: gluon.Trainer(_net().collect_params(), "sgd", {"learning_rate": float("nan")}),
+     "Trainer: learning_rate must be a positive number, got nan"),
+    (lambda: gluon.Trainer(_net().collect_params(), "sgd").set_learning_rate(-1),
+     "learning_rate must be a positive number, got -1"),
+    (lambda: gluon.Trainer(_net().collect_params(), "sgd").step(0),
+     "Trainer.step: batch_size must be a positive number"),
+    (lambda: d2l.load_data_fashion_mnist(10, resize=64), "resize=64 is not supported"),
+    (lambda: d2l.predict_ch3(_net(), [(np.zeros((2, 5)), np.array([1, 0]))], n=0),
+     "predict: n must be a positive whole number, got 0"),
+])
+def test_a_notebook_users_mistake_is_one_line(call, words):
+    with pytest.raises(ScratchMLPError) as refused:
+        call()
+    assert words in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_float_labels_that_are_whole_numbers_are_accepted_as_mxnets():
+    labels = np.array([0, 4, 2, 1], dtype="float32")
+    assert numpy.allclose(_CE(_LOGITS, labels).asnumpy(), math.log(5))

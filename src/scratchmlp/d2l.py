@@ -17,6 +17,7 @@ from . import data as _data, gluon, np
 from .data import get_fashion_mnist_labels  # noqa: F401
 from .engine import Array
 from .engine.array import pause as _pause
+from .errors import ScratchMLPError
 from .nn.optim import sgd  # noqa: F401
 from .report import Animator  # noqa: F401 - matplotlib itself is imported on first use
 from .report._mpl import in_notebook, pyplot as _pyplot
@@ -175,8 +176,8 @@ class _Batches:
 def load_data_fashion_mnist(batch_size, resize=None, data_dir=None, seed=0, data=None):
     """Fashion-MNIST's training and test iterators (images (batch, 1, 28, 28) in [0, 1])."""
     if resize not in (None, 28, (28, 28)):
-        raise ValueError(f"load_data_fashion_mnist: resize={resize!r} is not supported "
-                         "(28x28 images only)")
+        raise ScratchMLPError(f"load_data_fashion_mnist: resize={resize!r} is not "
+                              "supported (28x28 images only)")
     train_iter, test_iter = _data.load_data_fashion_mnist(batch_size, data_dir=data_dir,
                                                           seed=seed, data=data)
     return _Batches(train_iter), _Batches(test_iter)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import ops
+from ..nn.losses import check_labels
 
 
 class Loss:
@@ -45,6 +46,8 @@ class SoftmaxCrossEntropyLoss(Loss):
         self.axis, self.sparse_label, self.from_logits = axis, sparse_label, from_logits
 
     def forward(self, pred, label):
+        if self.sparse_label and np.ndim(pred) >= 1:
+            check_labels(label, np.shape(pred)[self.axis])
         if self.sparse_label and not self.from_logits and np.ndim(pred) == 2 \
                 and self.axis in (-1, 1):
             return self._per_example(ops.softmax_cross_entropy(pred, label))

@@ -85,6 +85,13 @@ class Sequential(Block):
 HybridSequential = Sequential
 
 
+def _check_units(name: str, value, low: int):
+    import numbers
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ScratchMLPError(f"Dense: {name} must be a whole number {low} or more, got "
+                              f"{value!r}")
+
+
 class Dense(Block):
     """A fully connected layer: `activation(x W^T + b)`; inputs of more than 2 dimensions
     are flattened to rows (`flatten=True`, Gluon's default)."""
@@ -92,6 +99,8 @@ class Dense(Block):
     def __init__(self, units, activation=None, use_bias=True, flatten=True, dtype="float32",
                  weight_initializer=None, bias_initializer="zeros", in_units=0, prefix=None):
         super().__init__(prefix)
+        _check_units("units", units, 1)
+        _check_units("in_units", in_units, 0)
         self.units, self.flatten, self.act = int(units), flatten, _activation(activation)
         self.weight = Parameter(self.prefix + "weight", (self.units, in_units),
                                 weight_initializer, dtype)
@@ -108,6 +117,10 @@ class Dense(Block):
                 np.reshape(x, (np.shape(x)[0], -1))
         if 0 in self.weight.shape:
             self.weight._finish((self.units, np.shape(x)[-1]))
+        elif np.shape(x)[-1:] != self.weight.shape[1:]:  # was NumPy's matmul message
+            raise ScratchMLPError(f"{self!r}: input of shape {tuple(np.shape(x))} has "
+                                  f"{(np.shape(x) or (0,))[-1]} values per row, the layer "
+                                  f"takes {self.weight.shape[1]}")
         W = ops.transpose(self.weight.data())
         if self.bias is None:
             out = ops.matmul(x, W)

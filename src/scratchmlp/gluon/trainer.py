@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import ranges
 from ..errors import ScratchMLPError
 from ..nn import optim
 from .parameter import Parameter
@@ -29,7 +30,7 @@ class Trainer:
             raise ScratchMLPError(f"Trainer: optimizer_params {unknown} are not supported "
                                   f"(supported: {sorted(_SETTINGS)})")
         self._kwargs = {_SETTINGS[k]: v for k, v in settings.items()}
-        self._kwargs.setdefault("lr", 0.01)
+        self._kwargs["lr"] = _checked_lr(self._kwargs.get("lr", 0.01))
         name = optimizer.lower()
         if name == "sgd" and self._kwargs.get("momentum"):
             name = "momentum"
@@ -41,11 +42,14 @@ class Trainer:
         return self._kwargs["lr"]
 
     def set_learning_rate(self, lr: float):
-        self._kwargs["lr"] = lr
+        self._kwargs["lr"] = lr = _checked_lr(lr)
         if self._optimizer is not None:
             self._optimizer.lr = lr
 
     def step(self, batch_size, ignore_stale_grad=False):
+        if not ranges.RANGES["lr"].holds(batch_size):  # 0 was a ZeroDivisionError
+            raise ScratchMLPError(f"Trainer.step: batch_size must be a positive number (the "
+                                  f"gradients are divided by it), got {ranges.shown(batch_size)}")
         if self._optimizer is None:
             self._optimizer = self._build()
         self._optimizer.step(batch_size)
@@ -60,3 +64,12 @@ class Trainer:
         if self._kind is not optim.Momentum:
             kwargs.pop("momentum", None)
         return self._kind(arrays, decay=decays, **kwargs)
+
+
+def _checked_lr(lr):
+    """A learning rate in TrainConfig's range (NaN was accepted and trained to NaN weights)."""
+    try:
+        return ranges.check("lr", lr)
+    except ranges.SettingError as e:
+        raise ScratchMLPError(f"Trainer: learning_rate must be {e.expected}, got "
+                              f"{ranges.shown(lr)}") from None

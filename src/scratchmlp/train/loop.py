@@ -158,6 +158,9 @@ def train(net, train_iter, test_iter, loss, num_epochs: int, updater,
 
 def predict(net, test_iter, n: int = 6):
     """The first `n` test images with their true and predicted labels (d2l's predict_ch3)."""
+    from .. import ranges
+    if not ranges.RANGES["subset"].holds(n):  # -3 took X[:-3], 0 a reshape error
+        raise ScratchMLPError(f"predict: n must be a positive whole number, got {n!r}")
     images, truth, guesses = [], [], []
     with eval_mode(net):
         for X, y in test_iter:
