@@ -199,6 +199,11 @@ def test_version_is_looked_up_only_when_asked():
     (["train", "extra"], "unrecognized arguments: extra; see 'scratchmlp train --help'"),
     (["--foo"], "unrecognized arguments: --foo; see 'scratchmlp --help'"),
     (["predict"], "the following arguments are required: RUN; see 'scratchmlp predict --help'"),
+    (["trian"], "argument COMMAND: invalid choice: 'trian' (choose from 'train', 'evaluate', "
+                "'predict', 'export', 'explore', 'sweep', 'runs', 'compare') (did you mean "
+                "train?); see 'scratchmlp --help'"),
+    (["explore", "width"], "argument kind: invalid choice: 'width' (choose from 'hidden', "
+                           "'depth', 'lr'); see 'scratchmlp explore --help'"),  # not 'depth'
 ])
 def test_a_mistyped_flag_points_to_its_commands_help(capsys, args, line):
     """The first mistakes of a newcomer: the advice is the subcommand's --help (not the

@@ -23,8 +23,20 @@ class _Parser(argparse.ArgumentParser):
     """argparse with our error format: one line, `scratchmlp: error: ...`, exit 2."""
 
     def error(self, message):
-        self.exit(EXIT_USER_ERROR,
-                  f"scratchmlp: error: {_one_line(message)}; see '{self.prog} --help'\n")
+        self.exit(EXIT_USER_ERROR, f"scratchmlp: error: {_one_line(message)}{_nearest(message)}; "
+                                   f"see '{self.prog} --help'\n")
+
+
+def _nearest(message) -> str:
+    """' (did you mean train?)' after argparse's "invalid choice: 'trian' (choose from ...)"."""
+    import difflib
+    import re
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", str(message))
+    if not found:
+        return ""
+    near = difflib.get_close_matches(found[1], re.findall(r"'([^']*)'", found[2]), n=1,
+                                    cutoff=0.7)
+    return f" (did you mean {near[0]}?)" if near else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +63,7 @@ def _refuse_unknown(parser, args, extras):
     flags = [flag for action in command._actions for flag in action.option_strings
              if flag not in ("-h", "--help")]
     typed = next((e.split("=")[0] for e in extras if e.startswith("--")), None)
-    near = difflib.get_close_matches(typed, flags, n=1) if typed else []
+    near = difflib.get_close_matches(typed, flags, n=1, cutoff=0.7) if typed else []
     hint = f" (did you mean {near[0]}?)" if near else ""
     command.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
 
