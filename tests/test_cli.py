@@ -222,3 +222,21 @@ def test_the_top_level_help_says_where_to_start(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "Start with 'scratchmlp train'" in text
     assert "'scratchmlp COMMAND --help' lists a command's flags and their defaults" in text
+
+
+NO_DEFAULT = {("train", "--resume"), ("export", "--onnx"), ("sweep", "--best"),
+              ("sweep", "--epochs")}  # nothing is done without them: no default to state
+
+
+def test_every_flag_that_takes_a_value_states_its_default():
+    """A newcomer reading `scratchmlp COMMAND --help` sees what happens without the flag."""
+    import argparse
+    from scratchmlp.cli import build_parser
+    missing = [(name, action.option_strings[0])
+               for name, command in build_parser().commands.items()
+               for action in command._actions
+               if action.option_strings and action.nargs != 0
+               and not isinstance(action, argparse._HelpAction)
+               and "default" not in (action.help or "")
+               and (name, action.option_strings[0]) not in NO_DEFAULT]
+    assert missing == []

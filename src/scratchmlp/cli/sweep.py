@@ -38,11 +38,13 @@ def register(subparsers):
     p.add_argument("--space", metavar="FILE|NAME|JSON", type=path_text,
                    help="JSON object narrowing the search space, in a file, by name (the "
                         "shipped stage1, stage2, stage3) or as text, e.g. "
-                        '{"optimizer": ["adam"], "lr": {"low": 1e-4, "high": 1e-2, "log": true}}')
+                        '{"optimizer": ["adam"], "lr": {"low": 1e-4, "high": 1e-2, "log": true}} '
+                        "(default: the whole space)")
     p.add_argument("--epochs", type=int, metavar="N",
                    help="fix every trial's epochs to N instead of searching them")
     p.add_argument("--subset", type=int, metavar="N",
-                   help="train trials on the first N training images (after the validation split)")
+                   help="train trials on the first N training images (after the validation split; "
+                        "default: all that are left)")
     p.add_argument("--validation", type=int, default=10000, metavar="N",
                    help="training images held out to score trials (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="training and sampler seed (default 0)")

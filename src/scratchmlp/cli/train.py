@@ -81,7 +81,7 @@ def add_setting_flags(p, hidden: bool = True):
                    help="train on the first N training images only (default all)")
     p.add_argument("--config", metavar="FILE|NAME", type=path_text,
                    help="read settings from a JSON file, or a shipped recipe by name: chapter, "
-                        "best (flags given here override it)")
+                        "best (flags given here override it; default: the chapter's settings)")
 
 
 def register(subparsers):
