@@ -593,6 +593,10 @@ ATTACK_CASES = [
     Case("train-force-over-a-folder-that-is-no-run", ["train", "--out", "proj", "--force", *T],
          setup=_write("proj/config.json", '{"name": "my project"}\n'),
          fragments=("proj", "no scratchmlp run")),
+    Case("train-out-a-folder-of-other-files", ["train", "--out", "mine", *T],  # said "use
+         setup=_write("mine/notes.txt", "mine\n"),  # --resume mine", which said "no run here"
+         fragments=("mine: holds files but no scratchmlp run (notes.txt); a new run needs an "
+                    "empty folder; choose another --out",)),
     Case("train-out-newline-name", ["train", "--out", "two\nlines", *T], code=0, slow=True),
     Case("explore-width-20-digits", ["explore", "depth", "--depths", "1", "--width", "9" * 20,
                                      "--data-dir", "data"], fragments=("9" * 20,)),

@@ -177,13 +177,16 @@ class RunFolder:
         """A new run needs an empty folder; replacing one needs a run there (never a folder
         of other files that happen to share a name, such as a project's config.json)."""
         leftovers = self.leftovers()
-        if mode == "new" and leftovers:
-            raise RunFolderError(self.path, "holds_files", "already holds files")
-        if mode == "force" and leftovers and not self.is_run():
+        if mode in ("new", "force") and leftovers and not self.is_run():  # `--out .` said
+            # "use --resume ." and --resume "no run to resume here"
             names = ", ".join(_short(name, 30) for name in leftovers[:3])
             more = f" and {len(leftovers) - 3:,} more" if len(leftovers) > 3 else ""
+            rule = ("only a run's own files are ever replaced" if mode == "force" else
+                    "a new run needs an empty folder")
             raise RunFolderError(self.path, "not_a_run", f"holds files but no scratchmlp run "
-                                 f"({names}{more}); only a run's own files are ever replaced")
+                                 f"({names}{more}); {rule}")
+        if mode == "new" and leftovers:
+            raise RunFolderError(self.path, "holds_files", "already holds files")
 
     def is_run(self) -> bool:
         """Trained here (the lock file is made before any run file) or written by an older
