@@ -136,9 +136,9 @@ def test_an_odd_result_file_means_the_point_is_trained_again(tmp_path, text):
 def test_a_result_made_with_the_same_config_is_reused(tmp_path):
     import json
 
-    from scratchmlp.runs.exploration import RESULT_FIELDS, _result_path, load_result
+    from scratchmlp.runs.exploration import _result_path, load_result
     point = Point("hidden-8", 8, TrainConfig(hidden=[8], validation=10))
-    result = {name: 0 for name in RESULT_FIELDS}
+    result = _sound_result(point)
     path = _result_path(tmp_path, point)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"config": point.config.to_dict(), "result": result}))
@@ -146,3 +146,47 @@ def test_a_result_made_with_the_same_config_is_reused(tmp_path):
     path.write_text(json.dumps({"config": {**point.config.to_dict(), "lr": 0.1},
                                 "result": result}))
     assert load_result(tmp_path, point) is None
+
+
+def _sound_result(point) -> dict:
+    return {"name": point.name, "x": point.x, "status": "ok", "epochs": point.config.epochs,
+            "train_loss": 0.5, "train_acc": 0.8, "val_acc": 0.75, "test_acc": 0.7,
+            "seconds": 1.5, "diverged_at": ""}
+
+
+# each was a traceback in the table or plot of the rerun (a str score, a list name, x "zz")
+@pytest.mark.parametrize("change", [{"val_acc": "abc"}, {"test_acc": [1]}, {"seconds": "s"},
+                                    {"name": ["a"]}, {"x": "zz"}, {"status": 5},
+                                    {"diverged_at": 7}, {"train_loss": True},
+                                    {"epochs": "many"}, {"val_acc": -1}])
+def test_a_result_whose_values_are_damaged_means_the_point_is_trained_again(tmp_path, change):
+    import json
+
+    from scratchmlp.runs.exploration import _result_path, load_result
+    point = Point("hidden-8", 8, TrainConfig(hidden=[8], validation=10))
+    path = _result_path(tmp_path, point)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"config": point.config.to_dict(),
+                                "result": {**_sound_result(point), **change}}))
+    assert load_result(tmp_path, point) is None
+
+
+@pytest.mark.slow
+def test_a_damaged_result_file_is_retrained_by_the_command(tmp_path, capsys, monkeypatch):
+    import json
+
+    from reliability_data import write_dataset
+    monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
+    args = ["explore", "depth", "--depths", "1", "--width", "4", "--epochs", "1",
+            "--validation", "100", "--data-dir", str(write_dataset(tmp_path / "data")),
+            "--out", str(tmp_path / "ex"), "--no-progress"]
+    assert main(args) == 0
+    first = read_results(tmp_path / "ex")
+    path = tmp_path / "ex" / "points" / "depth-1" / "result.json"
+    saved = json.loads(path.read_text())
+    saved["result"]["val_acc"] = "abc"  # was: ValueError: Unknown format code 'f' for 'str'
+    path.write_text(json.dumps(saved))
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "already done" not in capsys.readouterr().out
+    assert [r["val_acc"] for r in read_results(tmp_path / "ex")] == [first[0]["val_acc"]]

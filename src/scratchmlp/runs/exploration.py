@@ -49,9 +49,29 @@ def load_result(out: Path, point: Point):
     if not isinstance(saved, dict) or saved.get("config") != point.config.to_dict():
         return None  # other settings: run_point resumes it (more epochs) or refuses
     result = saved.get("result")
-    if not isinstance(result, dict) or set(RESULT_FIELDS) - set(result):
+    if not _sound(result, point):
         return None
     return {k: float("nan") if v is None else v for k, v in result.items()}  # see run_point
+
+
+SCORES = ("train_loss", "train_acc", "val_acc", "test_acc", "seconds")
+
+
+def _sound(result, point: Point) -> bool:
+    """A result as run_point writes it for `point`: its own name, x and epochs, a known
+    status, scores that are numbers (or null for NaN). A damaged one (a string score) was a
+    traceback in the report, so it is trained again instead."""
+    import math
+    if not isinstance(result, dict) or set(RESULT_FIELDS) - set(result):
+        return False
+    if (result["name"], result["x"], result["epochs"]) != (point.name, point.x,
+                                                           point.config.epochs):
+        return False
+    if result["status"] not in ("ok", "diverged") or not isinstance(result["diverged_at"], str):
+        return False
+    scores = [result[k] for k in SCORES]
+    return all(v is None or type(v) in (int, float) and math.isfinite(v) and v >= 0
+               for v in scores)
 
 
 def run_point(point: Point, out: Path, data, on_epoch=None, should_stop=None,
