@@ -147,6 +147,50 @@ def test_a_study_db_of_a_newer_optuna_schema_is_refused_untouched(capsys, tmp_pa
     assert snapshot(out) == before
 
 
+def _plain_optuna_study(db, settings=None):
+    """A study named scratchmlp made by plain Optuna (no trial holds a scratchmlp config)."""
+    study = optuna.create_study(study_name="scratchmlp", storage=f"sqlite:///{db}",
+                                direction="maximize")
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    if settings is not None:
+        study.set_user_attr("settings", settings)
+
+
+@pytest.mark.parametrize("tamper, note", [
+    (None, "holds no scratchmlp configuration (a study of another program?)"),
+    ('"a string"', "holds no scratchmlp configuration"),
+    ('{"hidden": 5, "lr": 0.1}', "hidden must be a list, got 5"),
+    ('{"hidden": [8], "lr": 0.1, "label_smoothing": 0.1}', "unknown field(s) label_smoothing"),
+])
+def test_report_of_a_study_whose_trials_hold_no_config_of_ours(capsys, tmp_path, data, tamper,
+                                                               note):
+    """KeyError, TypeError, AttributeError tracebacks before: a plain Optuna study of the same
+    name, or a trial's config of another scratchmlp; the report is written, with a note."""
+    (tmp_path / "out").mkdir()
+    db = tmp_path / "out" / "study.db"
+    _plain_optuna_study(db)
+    if tamper is not None:
+        study = optuna.load_study(study_name="scratchmlp", storage=f"sqlite:///{db}")
+        with sqlite3.connect(db) as connection:
+            connection.executemany(
+                "INSERT INTO trial_user_attributes (trial_id, key, value_json) VALUES (?, ?, ?)",
+                [(t._trial_id, "config", tamper) for t in study.trials])
+        connection.close()
+    code, stdout, err = sweep(capsys, data, "--out", tmp_path / "out", "--report-only")
+    assert code == 0 and "Traceback" not in err, err
+    assert "scratchmlp: note: best.json not written: trial " in err and note in err, err
+    assert len(err.strip().splitlines()) <= 2, err
+    assert (tmp_path / "out" / "trials.csv").is_file()
+    assert not (tmp_path / "out" / "best.json").exists()
+
+
+def test_a_study_whose_settings_are_not_ours_is_refused_in_one_line(capsys, tmp_path, data):
+    (tmp_path / "out").mkdir()
+    _plain_optuna_study(tmp_path / "out" / "study.db", settings="a string")  # AttributeError
+    assert_refused(sweep(capsys, data, "--out", tmp_path / "out", "--trials", 3),
+                   "was started with other settings")
+
+
 @pytest.mark.parametrize("url, fragment", [
     ("study.db", "'study.db' is not a database URL; expected sqlite:///FILE or postgresql://"),
     ("nosuchdb://u:secret@host/x", "storage nosuchdb://u:***@host/x: unknown kind of database "

@@ -246,7 +246,10 @@ def _advice():
 
 
 def _report(study, export, current, settings, best_path):
+    import sys
     written = export.export(current, settings.out, best_path)
+    if "no_best" in written:
+        print(f"scratchmlp: note: best.json not written: {written['no_best']}", file=sys.stderr)
     print(export.format_table(written["rows"]))
     print(f"{study.finished_count(current)} of {settings.trials} trials finished; "
           f"{study.best_line(current)}")

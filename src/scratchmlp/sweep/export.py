@@ -22,15 +22,17 @@ def trial_rows(study) -> list:
     """One dict per trial (every state), in trial order."""
     rows = []
     for trial in study.get_trials(deepcopy=False):
-        config = trial.user_attrs.get("config", {})
+        config = trial.user_attrs.get("config")
+        config = config if isinstance(config, dict) else {}  # a study of another program
         row = {"number": trial.number, "state": trial.state.name.lower(),
                "value": trial.value if trial.state == TrialState.COMPLETE else None,
                "epochs_run": trial.user_attrs.get("epochs_run"),
                "seconds": trial.user_attrs.get("seconds")}
         for name in COLUMNS[5:]:
             value = config.get(name)
-            if name in ("hidden", "augment") and value is not None:
-                value = "x".join(map(str, value)) if name == "hidden" else ",".join(value) or "none"
+            if name in ("hidden", "augment") and isinstance(value, list):
+                value = "x".join(map(str, value)) if name == "hidden" else \
+                    ",".join(map(str, value)) or "none"
             row[name] = value
         if trial.user_attrs.get("diverged"):
             row["state"] = "diverged"
@@ -60,15 +62,23 @@ def format_table(rows: list) -> str:
     return text_table(shown, cells)
 
 
+class NoCompleteTrial(ScratchMLPError):
+    pass
+
+
 def best_config(study) -> TrainConfig:
     """The best trial's configuration as a recipe for the final model: all 60,000 training
     images (no validation hold-out, no subset), the rest exactly as the trial trained."""
     try:
         best = study.best_trial
     except ValueError:
-        raise ScratchMLPError("the study has no complete trial yet; run more trials") from None
-    values = dict(best.user_attrs["config"], validation=0, subset=None)
-    return TrainConfig.from_dict(values, f"trial {best.number}")
+        raise NoCompleteTrial("the study has no complete trial yet; run more trials") from None
+    config = best.user_attrs.get("config")
+    if not isinstance(config, dict):  # was a KeyError: a study of plain Optuna, same name
+        raise ScratchMLPError(f"trial {best.number} holds no scratchmlp configuration (a "
+                              "study of another program?)")
+    return TrainConfig.from_dict(dict(config, validation=0, subset=None),
+                                 f"trial {best.number}")
 
 
 def importances(study) -> dict:
@@ -96,8 +106,10 @@ def export(study, out, best_path=None) -> dict:
     written = {"trials": out / "trials.csv"}
     try:
         config = best_config(study)
-    except ScratchMLPError:
+    except NoCompleteTrial:
         config = None
+    except ScratchMLPError as e:  # e.g. a trial of a newer scratchmlp: say why best.json is not
+        config, written["no_best"] = None, str(e)
     if config is not None:
         best = study.best_trial
         atomic_write_text(out / "best.json", config.to_json())

@@ -304,6 +304,7 @@ def _check_identity(study, settings: SweepSettings, url: str):
     if saved is None:
         study.set_user_attr("settings", identity)
     elif saved != identity:
+        saved = saved if isinstance(saved, dict) else {}  # a string was an AttributeError
         changed = sorted(k for k in identity if identity[k] != saved.get(k))
         raise SettingsDiffer(f"study {settings.study!r} in {safe_url(url)} was started with "
                              f"other settings ({', '.join(changed)} differ)", changed)
