@@ -625,6 +625,10 @@ ATTACK_CASES = [
     Case("sweep-storage-is-a-fifo", ["sweep", "--storage", "sqlite:///{here}/pipe.db",
                                      *SWEEP_QUICK], setup=lambda place: os.mkfifo(place / "pipe.db"),
          fragments=("pipe.db: the study storage is not a regular file",)),
+    Case("sweep-storage-link-loop", ["sweep", "--storage", "sqlite:///loop.db", *SWEEP_QUICK],
+         setup=lambda place: (os.symlink("loop2.db", place / "loop.db"),  # RuntimeError:
+                              os.symlink("loop.db", place / "loop2.db")),  # Symlink loop
+         fragments=("cannot open the study storage sqlite:///loop.db",)),
     Case("sweep-inline-space-duplicate-key",  # the last one won; a --space file refused it
          ["sweep", "--space", '{"lr": [0.5], "lr": [0.1]}', *SWEEP_QUICK],
          fragments=("search space: not a readable JSON search space (the key 'lr' appears "
@@ -665,6 +669,11 @@ ATTACK_CASES = [
     # environments
     Case("env-data-dir-empty", ["evaluate", "run", "--no-plot"], code=0,
          env={"SCRATCHMLP_DATA_DIR": "", "SCRATCHMLP_SYSTEM_DATA_DIRS": "data"}),
+    Case("env-data-dir-unknown-user", ["evaluate", "run"],  # RuntimeError: Could not
+         env={"SCRATCHMLP_DATA_DIR": "~nosuchuser/d"},     # determine home directory
+         fragments=("$SCRATCHMLP_DATA_DIR ~nosuchuser/d does not exist",)),
+    Case("data-dir-unknown-user", ["evaluate", "run", "--data-dir", "~nosuchuser/d"],
+         fragments=("data directory ~nosuchuser/d does not exist",)),
     Case("env-data-dir-is-a-file", ["evaluate", "run"], env={"SCRATCHMLP_DATA_DIR": "shirt.png"},
          fragments=("shirt.png",)),
     Case("env-verify-empty", ["evaluate", "run", "--data-dir", "data"],

@@ -97,7 +97,8 @@ def locate(data_dir=None, download: bool = True) -> Path:
         # A directory the user names is used or refused, never silently skipped.
         data_dir, source = os.environ["SCRATCHMLP_DATA_DIR"], "$SCRATCHMLP_DATA_DIR"
     if data_dir is not None:
-        directory = Path(data_dir).expanduser()
+        # os.path's expanduser leaves an unknown ~user as it is (Path's raised RuntimeError)
+        directory = Path(os.path.expanduser(data_dir))
         if directory.exists() and not directory.is_dir():
             raise DataNotFound(f"{source} {directory} is a file, not a folder; name the folder "
                                "that holds the four Fashion-MNIST files")

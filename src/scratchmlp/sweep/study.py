@@ -61,7 +61,8 @@ class SweepSettings:
     def storage_url(self) -> str:
         if self.storage:
             return sqlalchemy_url(self.storage)
-        return "sqlite:///" + str((Path(self.out) / "study.db").resolve())
+        # os.path.realpath: Path.resolve raises RuntimeError on a loop of links (Python 3.11)
+        return "sqlite:///" + os.path.realpath(Path(self.out) / "study.db")
 
     def identity(self) -> dict:
         """What must not change between runs of one study (else results are not comparable)."""
@@ -150,7 +151,7 @@ def storage_lock(url: str):
         # on the database file are not disturbed by a second handle on that file
         import fcntl
         try:
-            folder = os.open(Path(parsed.database).resolve().parent, os.O_RDONLY)
+            folder = os.open(os.path.dirname(os.path.realpath(parsed.database)), os.O_RDONLY)
         except OSError as e:
             raise ScratchMLPError(f"{parsed.database}: cannot use the folder of this study "
                                   f"database ({e.strerror})") from None
