@@ -143,7 +143,10 @@ OWN = "only training that run writes it"
 
 @pytest.mark.slow  # trains in-process
 @pytest.mark.parametrize("target, why", [("model.npz", READ), ("checkpoint.npz", OWN),
-                                         ("config.json", OWN), ("metrics.csv", OWN)])
+                                         ("config.json", OWN), ("metrics.csv", OWN),
+                                         # the run's pictures were replaced by ONNX bytes
+                                         ("curves.png", "an ONNX model in a .png file"),
+                                         ("predictions.png", "name a file ending in .onnx")])
 def test_export_never_writes_over_a_runs_own_files(capsys, trained, target, why):
     before = snapshot(trained)
     assert_refused(cli(capsys, "export", trained, "--onnx", f"{trained}/{target}"),

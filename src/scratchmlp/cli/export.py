@@ -32,6 +32,9 @@ def run(args) -> int:
     path = run_model_path(args.run)
     out = Path(args.onnx)
     check_output(out, reads=[path])  # before reading: a refusal touches nothing
+    if out.suffix and out.suffix.lower() != ".onnx":  # RUN/curves.png was replaced by ONNX
+        raise ScratchMLPError(f"--onnx {out}: an ONNX model in a .{out.suffix[1:]} file; name "
+                              "a file ending in .onnx")
     model, config = load_model(path)
     if out.is_dir():
         raise ScratchMLPError(f"{out}: is a directory; give a file name such as model.onnx")
