@@ -287,6 +287,24 @@ def test_resume_refuses_a_damaged_checkpoint(capsys, tmp_path, data_dir, monkeyp
                    "run/checkpoint.npz: damaged .npz model file")
 
 
+@pytest.mark.slow
+def test_resume_refuses_a_run_whose_checkpoint_is_lost(capsys, tmp_path, data_dir, monkeypatch):
+    """It trained again from epoch 1 without a word, replacing model.npz and metrics.csv; a
+    crash in epoch 1 (one row, no checkpoint yet) still starts over."""
+    monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
+    flags = ["--hidden", 16, "--data-dir", data_dir, "--no-progress"]
+    assert cli(capsys, "train", "--out", "run", "--epochs", 2, *flags)[0] == 0
+    Path("run/checkpoint.npz").unlink()
+    before = {p.name: p.read_bytes() for p in Path("run").iterdir() if p.is_file()}
+    assert_refused(cli(capsys, "train", "--resume", "run", "--epochs", 3, *flags),
+                   "run/checkpoint.npz is missing, though metrics.csv holds 2 finished epochs",
+                   "restore the file, or start again with --force")
+    assert {p.name: p.read_bytes() for p in Path("run").iterdir() if p.is_file()} == before
+    lines = Path("run/metrics.csv").read_text().splitlines()
+    Path("run/metrics.csv").write_text("\n".join(lines[:2]) + "\n")  # epoch 1 only
+    assert cli(capsys, "train", "--resume", "run", "--epochs", 3, *flags)[0] == 0
+
+
 SLOW_LOAD_CLI = """
 import sys, time
 import scratchmlp.cli.train as cli_train

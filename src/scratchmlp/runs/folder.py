@@ -244,6 +244,12 @@ class RunFolder:
         _same_settings(self.path, saved, config, "config.json")
         checkpoint = self.path / "checkpoint.npz"
         if not checkpoint.is_file():
+            # a crash before epoch 1's checkpoint leaves at most its row; more means the
+            # checkpoint was lost (it retrained from epoch 1 without a word)
+            finished = len(self.read_metrics())
+            if finished > 1:
+                raise RunFolderError(self.path, "inconsistent", f"is missing, though "
+                                     f"metrics.csv holds {finished} finished epochs", at=checkpoint)
             return Start()
         model, made_with, done, state = load_checkpoint(checkpoint, expected=saved)
         _same_settings(self.path, made_with, saved, "checkpoint.npz (against config.json)")
