@@ -633,6 +633,13 @@ ATTACK_CASES = [
          ["sweep", "--space", '{"lr": [0.5], "lr": [0.1]}', *SWEEP_QUICK],
          fragments=("search space: not a readable JSON search space (the key 'lr' appears "
                     "twice)",)),
+    Case("sweep-best-over-a-runs-model", ["sweep", "--best", "run/model.npz", *SWEEP_QUICK],
+         fragments=("run/model.npz: is model.npz of the run folder run; only training that "  # was
+                    "run writes it; choose another --best",)),  # replaced by JSON, exit 0
+    Case("sweep-best-over-a-runs-config", ["sweep", "--best", "run/config.json", *SWEEP_QUICK],
+         fragments=("run/config.json: is config.json of the run folder run",)),
+    Case("sweep-best-over-a-picture", ["sweep", "--best", "shirt.png", *SWEEP_QUICK],
+         fragments=("--best shirt.png: a JSON configuration in a .png file",)),
     Case("sweep-study-empty", ["sweep", "--study", "", *SWEEP_QUICK],
          fragments=("argument --study: an empty name",)),
     Case("sweep-space-is-a-folder", ["sweep", "--space", "run", "--data-dir", "data"],

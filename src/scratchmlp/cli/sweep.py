@@ -132,6 +132,21 @@ def _check_outputs(args):
             raise ScratchMLPError(f"--best {args.best}: is a folder; name a file such as "
                                   "best.json")
         check_output_folder(Path(args.best).parent, "--best")
+        _check_best_file(Path(args.best))
+
+
+def _check_best_file(best):
+    """--best RUN/model.npz replaced a trained model with JSON, RUN/config.json a run's
+    settings: a run's own files are refused, and any name but .json (or none)."""
+    from ..runs import check_output
+    from ..runs.guard import OutputRefused
+    try:
+        check_output(best)
+    except OutputRefused as e:
+        raise ScratchMLPError(f"{e}; choose another --best") from None
+    if best.suffix and best.suffix.lower() != ".json":
+        raise ScratchMLPError(f"--best {best}: a JSON configuration in a .{best.suffix[1:]} "
+                              "file; name a file ending in .json")
 
 
 def _space_source(text):
