@@ -153,6 +153,16 @@ _CE = gluon.loss.SoftmaxCrossEntropyLoss()
     (lambda: d2l.load_data_fashion_mnist(10, resize=64), "resize=64 is not supported"),
     (lambda: d2l.predict_ch3(_net(), [(np.zeros((2, 5)), np.array([1, 0]))], n=0),
      "predict: n must be a positive whole number, got 0"),
+    (lambda: d2l.train_ch3(_net(), [], [], _CE, 1, 0.1),  # the lr where the updater goes
+     "updater must be a gluon.Trainer or a function of the batch size"),
+    (lambda: d2l.train_ch3(_net(), [], [], _CE, 2.5, lambda n: None), "num_epochs must be a "
+     "whole number from 0 to 100000, got 2.5"),
+    (lambda: d2l.train_epoch_ch3(_net(), [], _CE, lambda n: None),  # ZeroDivisionError
+     "the training iterator yielded no examples"),
+    (lambda: d2l.get_fashion_mnist_labels([3, 11]), "labels are classes 0-9, found 11"),
+    (lambda: d2l.get_fashion_mnist_labels([-1]), "found -1"),  # was 'ankle boot'
+    (lambda: d2l.sgd([np.ones(3)], 0.1, 1), "sgd: a parameter has no gradient; call "
+     "attach_grad()"),
 ])
 def test_a_notebook_users_mistake_is_one_line(call, words):
     with pytest.raises(ScratchMLPError) as refused:

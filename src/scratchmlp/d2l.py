@@ -184,7 +184,13 @@ def load_data_fashion_mnist(batch_size, resize=None, data_dir=None, seed=0, data
 
 
 def _step_of(updater):
-    return updater.step if isinstance(updater, gluon.Trainer) else updater
+    if isinstance(updater, gluon.Trainer):
+        return updater.step
+    if not callable(updater):  # was "'float' object is not callable" at the first batch
+        raise ScratchMLPError(f"updater must be a gluon.Trainer or a function of the batch "
+                              f"size (e.g. lambda batch_size: d2l.sgd(params, lr, batch_size)), "
+                              f"got {type(updater).__name__}")
+    return updater
 
 
 def train_epoch_ch3(net, train_iter, loss, updater):
@@ -213,6 +219,10 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs, updater):
 
     Returns the per-epoch rows (epoch, train_loss, train_acc, test_acc, seconds, examples_per_s).
     """
+    from . import ranges
+    if not ranges.RANGES["epochs"].holds(num_epochs):  # 2.5 was a TypeError from range()
+        raise ScratchMLPError(f"num_epochs must be {ranges.RANGES['epochs'].words}, got "
+                              f"{ranges.shown(num_epochs)}")
     animator = Animator(xlabel="epoch", xlim=[1, num_epochs], ylim=[0.3, 0.9],
                         legend=["train loss", "train acc", "test acc"])
 

@@ -56,8 +56,14 @@ class DataNotFound(ScratchMLPError):
 
 
 def get_fashion_mnist_labels(labels) -> list:
-    """Text labels for numeric ones, as in d2l."""
-    return [LABELS[int(i)] for i in np.asarray(labels).reshape(-1)]
+    """Text labels for numeric ones, as in d2l (a label outside 0-9 is refused: 11 was an
+    IndexError, -1 silently 'ankle boot')."""
+    values = np.asarray(labels).reshape(-1)
+    bad = [v for v in values.tolist() if not (isinstance(v, (int, float)) and v == int(v)
+                                              and 0 <= v < len(LABELS))] if values.size else []
+    if bad:
+        raise ScratchMLPError(f"Fashion-MNIST labels are classes 0-9, found {bad[0]!r}")
+    return [LABELS[int(i)] for i in values]
 
 
 def cache_dir() -> Path:

@@ -27,6 +27,9 @@ _UPDATE_WORK_PER_WEIGHT = 64
 def sgd(params, lr, batch_size):
     """Minibatch SGD as in d2l: param -= lr * grad / batch_size, in place."""
     for param in params:
+        if getattr(param, "grad", None) is None:  # was "unsupported operand ... NoneType"
+            raise ScratchMLPError("sgd: a parameter has no gradient; call attach_grad() on "
+                                  "it, and backward() inside autograd.record(), first")
         param.data -= (lr / batch_size) * np.asarray(param.grad)
 
 

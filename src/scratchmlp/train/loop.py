@@ -117,6 +117,8 @@ def train_epoch(net, train_iter, loss, updater, on_batch=None, epoch: int = 1,
                 on_batch(step, batch_loss / np.size(y))
     if hasattr(net, "training"):
         net.training = False
+    if not count:  # was a ZeroDivisionError
+        raise ScratchMLPError("the training iterator yielded no examples: nothing to train on")
     return total_loss / count, correct / count
 
 
