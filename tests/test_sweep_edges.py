@@ -147,6 +147,30 @@ def test_a_study_db_of_a_newer_optuna_schema_is_refused_untouched(capsys, tmp_pa
     assert snapshot(out) == before
 
 
+@pytest.mark.slow  # waits for the connection timeout (2 s here, 30 s by default)
+def test_a_database_server_that_never_answers_is_one_line_not_a_hang(capsys, tmp_path, data,
+                                                                     monkeypatch):
+    """A port that accepts connections and never answers (a stuck proxy, another service)
+    hung the sweep forever without a word."""
+    import socket
+    import threading
+
+    from scratchmlp.sweep import study
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted = []
+    threading.Thread(target=lambda: [accepted.append(server.accept()) for _ in range(8)],
+                     daemon=True).start()
+    monkeypatch.setattr(study, "CONNECT_TIMEOUT_S", 2)
+    url = f"postgresql://u@127.0.0.1:{server.getsockname()[1]}/db"
+    assert_refused(sweep(capsys, data, "--out", tmp_path / "out", "--trials", 1,
+                         "--storage", url), "cannot open the study storage",
+                   "connection timeout expired")
+    assert study._connect_args(url + "?connect_timeout=5") == {}  # the URL's own is kept
+    server.close()
+
+
 def _plain_optuna_study(db, settings=None):
     """A study named scratchmlp made by plain Optuna (no trial holds a scratchmlp config)."""
     study = optuna.create_study(study_name="scratchmlp", storage=f"sqlite:///{db}",

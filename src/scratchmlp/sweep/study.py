@@ -138,7 +138,8 @@ def storage_lock(url: str):
     import sqlalchemy
     parsed = sqlalchemy.engine.make_url(url)
     if parsed.get_backend_name() == "postgresql":
-        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool,
+                                          connect_args=_connect_args(url))
         try:
             with engine.connect() as connection:
                 connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"),
@@ -296,7 +297,21 @@ def _load_existing(settings: SweepSettings, url: str) -> optuna.Study:
 def _engine_kwargs(url: str) -> dict:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 60}}
-    return {"pool_pre_ping": True}  # a server restarted between trials is reconnected to
+    # pool_pre_ping: a server restarted between trials is reconnected to
+    return {"pool_pre_ping": True, "connect_args": _connect_args(url)}
+
+
+CONNECT_TIMEOUT_S = 30
+
+
+def _connect_args(url: str) -> dict:
+    """A connection timeout for PostgreSQL, unless the URL names its own: a server (or a proxy)
+    that accepts the connection and never answers hung the sweep forever, without a word."""
+    import sqlalchemy
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() != "postgresql" or "connect_timeout" in parsed.query:
+        return {}
+    return {"connect_timeout": CONNECT_TIMEOUT_S}
 
 
 def _check_identity(study, settings: SweepSettings, url: str):
