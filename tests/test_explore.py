@@ -190,3 +190,31 @@ def test_a_damaged_result_file_is_retrained_by_the_command(tmp_path, capsys, mon
     assert main(args) == 0
     assert "already done" not in capsys.readouterr().out
     assert [r["val_acc"] for r in read_results(tmp_path / "ex")] == [first[0]["val_acc"]]
+
+
+@pytest.mark.slow
+def test_force_discards_only_an_explorations_own_points(tmp_path, capsys, monkeypatch):
+    """--force removed OUT/points whatever it held (a project's own points/ folder), and a
+    point another process was training; both are refused before anything is removed."""
+    import fcntl
+
+    from reliability_data import write_dataset
+    monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
+    args = ["explore", "depth", "--depths", "1", "--width", "4", "--epochs", "1",
+            "--validation", "100", "--data-dir", str(write_dataset(tmp_path / "data")),
+            "--no-progress", "--force", "--out"]
+    (tmp_path / "proj" / "points" / "mine").mkdir(parents=True)
+    (tmp_path / "proj" / "points" / "mine" / "a.txt").write_text("keep me")
+    assert main(args + [str(tmp_path / "proj")]) == 2
+    assert "points/mine: not a point of an exploration; only an exploration's own points are " \
+           "discarded; choose another --out" in capsys.readouterr().err
+    assert (tmp_path / "proj" / "points" / "mine" / "a.txt").read_text() == "keep me"
+    assert main(args + [str(tmp_path / "ex")]) == 0
+    with open(tmp_path / "ex" / "points" / "depth-1" / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a training process holds it
+        capsys.readouterr()
+        assert main(args + [str(tmp_path / "ex")]) == 2
+        assert "depth-1: in use by process" in capsys.readouterr().err
+    assert (tmp_path / "ex" / "points" / "depth-1" / "result.json").is_file()
+    assert main(args + [str(tmp_path / "ex")]) == 0  # a finished exploration starts again
+    assert "already done" not in capsys.readouterr().out

@@ -141,10 +141,10 @@ def _points(args, base):
 
 
 def run(args) -> int:
-    import shutil
     from pathlib import Path
 
     from ..errors import ScratchMLPError
+    from ..runs import RunFolderError
     from ..runs.exploration import explore
     from .common import StopFlag
     from .train import config_from_flags
@@ -165,8 +165,14 @@ def run(args) -> int:
         raise ScratchMLPError(f"--loss-limit must be positive, got {loss_limit}")
     out = Path(args.out or f"runs/explore-{args.kind}")
     check_output_folder(out)
-    if args.force and (out / "points").is_dir():
-        shutil.rmtree(out / "points")
+    if args.force:
+        from ..runs.exploration import discard_points
+        try:
+            discard_points(out)
+        except RunFolderError as e:  # refused before anything was removed
+            advice = ("wait for it to finish, or stop that process first" if e.kind == "in_use"
+                      else "choose another --out")
+            raise ScratchMLPError(f"{e}; {advice}") from None
     data = load_data(args)
     lines = _Lines(args, points, base)
     lines.say(f"explore {args.kind}: {len(points)} points, {base.epochs} epochs each, "

@@ -19,7 +19,7 @@ from ..errors import ScratchMLPError
 from ..files import atomic_write_text, read_json
 from ..train.config import TrainConfig
 from ..train.loop import Diverged
-from . import RunFolder, train_run
+from . import RunFolder, RunFolderError, train_run
 
 RESULT_FIELDS = ["name", "x", "status", "epochs", "train_loss", "train_acc", "val_acc",
                  "test_acc", "seconds", "diverged_at"]
@@ -132,6 +132,37 @@ def explore(points: list, out, data, on_point_start=None, on_point_done=None, on
         if on_point_done is not None:
             on_point_done(k, point, result, results, skipped)
     return results
+
+
+def discard_points(out):
+    """Remove OUT/points (a fresh start), refusing, before anything is removed, a points/
+    folder that holds anything but this module's point folders (it removed a project's own
+    points/ folder, whatever it held), or a point another process is training now."""
+    import shutil
+    points = Path(out) / "points"
+    if not points.is_dir():
+        return
+    for child in sorted(points.iterdir()):
+        _check_discardable(child)
+    shutil.rmtree(points)
+
+
+_POINT_FILES = {"result.json", "config.json", "metrics.csv", "model.npz", "checkpoint.npz",
+                ".lock", "curves.png", "predictions.png"}
+
+
+def _check_discardable(child: Path):
+    folder = RunFolder(child)
+    names = {p.name for p in child.iterdir()} if child.is_dir() and not child.is_symlink() \
+        else None
+    if names is None or not child.name.startswith(("hidden-", "depth-", "lr-")) or \
+            any(name not in _POINT_FILES and not name.startswith(".") for name in names):
+        raise RunFolderError(child, "not_a_point", "not a point of an exploration; only an "
+                             "exploration's own points are discarded")
+    pid = folder.holder()
+    if pid is not None:
+        raise RunFolderError(child, "in_use", f"in use by process {pid or 'unknown'}, which "
+                             "is training it now")
 
 
 def best(results: list):
