@@ -181,6 +181,14 @@ def cjk_copy(place):
     shutil.copy(place / "shirt.png", place / "\u886c\u886b.png")
 
 
+MATH = "m$\\frac{$x"  # matplotlib parsed $...$ in titles and legends: ParseSyntaxException
+
+
+def math_copy(place):
+    shutil.copytree(place / "run", place / MATH)
+    shutil.copy(place / "shirt.png", place / f"{MATH}.png")
+
+
 def undecodable_name(place):
     os.symlink(place / "shirt.png", os.fsencode(place) + b"/bad-\xff-name.png")
 
@@ -211,6 +219,12 @@ OUTPUT_CASES = [
          code=0, setup=cjk_copy),  # no glyph warnings from matplotlib on stderr
     Case("predict-show-cjk-image-name", ["predict", "run", "\u886c\u886b.png", "--show"],
          code=0, setup=cjk_copy),
+    Case("evaluate-dollar-run-name-in-title", ["evaluate", MATH, "--data-dir", "data"], code=0,
+         setup=math_copy),
+    Case("predict-show-dollar-image-name", ["predict", "run", f"{MATH}.png", "--show"], code=0,
+         setup=math_copy),
+    Case("compare-dollar-run-name-in-legend", ["compare", MATH, "run", "--out", "c.png"],
+         code=0, setup=math_copy),
     Case("error-message-unicode-ascii", ["evaluate", "n\u00e9ant\u2192"],
          fragments=("no such run folder",), env={"PYTHONIOENCODING": "ascii"}),
     Case("argparse-error-unicode-ascii", ["train", "--hidden", "\u00d7"],

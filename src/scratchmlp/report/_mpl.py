@@ -52,8 +52,16 @@ def in_notebook() -> bool:
 
 
 def save_figure(fig, path):
-    """`fig` laid out and written to `path` atomically, in the format its suffix names."""
+    """`fig` laid out and written to `path` atomically, in the format its suffix names.
+
+    Every text is drawn as written: the pictures' titles, legends and labels hold file and
+    folder names, and matplotlib read `$...$` in them as mathematics (a run named
+    `m$\\frac{$x` was a ParseSyntaxException traceback in evaluate, predict and compare)."""
+    from matplotlib.text import Text
+
     from ..files import atomic_open
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
     fig.tight_layout()
     with atomic_open(path, "wb") as f:
         fig.savefig(f, format=Path(path).suffix.lstrip(".") or "png", dpi=120)
