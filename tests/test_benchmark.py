@@ -146,3 +146,23 @@ def test_the_handoff_driver_measures_each_way_it_names():
                 "openblas_2_threads_us"):
         assert result[key] > 0
     assert 0 <= result["helper_ran_a_chunk"] <= 1
+
+
+def test_tables_carry_the_date_load_and_threads_of_every_figure():
+    import tables
+
+    machine = {"cpu": "CPU X", "cores": 2, "load": 0.5, "date": "2026-11-30 10:00 UTC"}
+    epoch = {"machine_before": machine, "machine_after": dict(machine, load=0.75), "threads": 2,
+             "rounds": 3, "epoch": {"scratchmlp": {
+                 "median_s": 0.7, "min_s": 0.65, "cpu_median_s": 1.1, "examples_per_s": 85000,
+                 "peak_rss_mb": 99, "final": {"test_acc": 0.8115}}},
+             "ratios": {"torch/scratchmlp": 0.9}, "cpu_ratios": {"torch/scratchmlp": 1.2}}
+    text = "\n".join(tables.tables(epoch))
+    assert text.startswith("**2 thread(s)**, 2026-11-30 10:00 UTC, CPU X, 2 cores, "
+                           "load average 0.50 before / 0.75 after")
+    assert "| scratchmlp | 0.700 | 0.650 | 1.100 | 85,000 | 99 | 0.8115 |" in text
+    assert "| torch/scratchmlp | 0.90 | 1.20 |" in text
+    handoff = {"machine": machine, "calls": 5, "pool_us": 812.4, "helper_ran_a_chunk": 0.8}
+    assert "| pool | 812 |" in tables.tables(handoff)
+    with pytest.raises(ValueError):
+        tables.tables({"something": "else"})
