@@ -208,18 +208,37 @@ class NumpyRunner:
 
     def _forward(self, images, index_or_slice, n):
         np = self.np
-        raw, X, H, Z = self.raw[:n], self.X[:n], self.H[:n], self.Z[:n]
+        raw, X = self.raw[:n], self.X[:n]
         if isinstance(index_or_slice, slice):
             raw = images[index_or_slice]
         else:
             np.take(images, index_or_slice, axis=0, out=raw)
         np.multiply(raw, np.float32(1 / 255), out=X)
+        return X, *self._layers(X, self.H[:n], self.Z[:n])
+
+    def _layers(self, X, H, Z):
+        """H = relu(X @ W1 + b1), Z = H @ W2 + b2, into the given buffers."""
+        np = self.np
         np.matmul(X, self.W1, out=H)
         H += self.b1
         np.maximum(H, 0, out=H)
         np.matmul(H, self.W2, out=Z)
         Z += self.b2
-        return X, H, Z
+        return H, Z
+
+    def _output_gradient(self, Z, y, top, total, scale) -> float:
+        """The batch's summed loss; Z (the logits) becomes (softmax - onehot) * scale."""
+        np, rows = self.np, self.rows[:len(y)]
+        np.max(Z, axis=1, keepdims=True, out=top)
+        Z -= top
+        picked = Z[rows, y]
+        np.exp(Z, out=Z)
+        np.sum(Z, axis=1, keepdims=True, out=total)
+        loss = float(np.log(total).sum() - picked.sum())
+        Z /= total  # softmax; then (softmax - onehot) * lr / n is each weight's step
+        Z[rows, y] -= 1
+        Z *= scale
+        return loss
 
     def epoch(self) -> dict:
         np, B = self.np, self.batch
@@ -228,22 +247,14 @@ class NumpyRunner:
         total_loss = correct = 0.0
         for start in range(0, len(order), B):
             index = order[start:start + B]
-            n, y, rows = len(index), self.labels[index], self.rows[:len(index)]
+            n, y = len(index), self.labels[index]
             X, H, Z = self._forward(self.images, index, n)
             correct += np.count_nonzero(Z.argmax(axis=1) == y)
-            top, total, dH, mask = self.top[:n], self.total[:n], self.dH[:n], self.mask[:n]
-            np.max(Z, axis=1, keepdims=True, out=top)
-            Z -= top
-            picked = Z[rows, y]
-            np.exp(Z, out=Z)
-            np.sum(Z, axis=1, keepdims=True, out=total)
-            loss = float(np.log(total).sum() - picked.sum())
+            dH, mask = self.dH[:n], self.mask[:n]
+            loss = self._output_gradient(Z, y, self.top[:n], self.total[:n], np.float32(LR / n))
             if not np.isfinite(loss):
                 raise FloatingPointError("the loss diverged")
             total_loss += loss
-            Z /= total  # softmax; then (softmax - onehot) * lr / n is each weight's step
-            Z[rows, y] -= 1
-            Z *= np.float32(LR / n)
             np.matmul(Z, self.W2.T, out=dH)
             np.matmul(H.T, Z, out=self.dW2)
             self.W2 -= self.dW2
@@ -299,22 +310,9 @@ class NumpyChunksRunner(NumpyRunner):
         raw, X, H, Z, dH = b["raw"][:n], b["X"][:n], b["H"][:n], b["Z"][:n], b["dH"][:n]
         np.take(images, index, axis=0, out=raw, mode="clip")
         np.multiply(raw, np.float32(1 / 255), out=X)
-        np.matmul(X, self.W1, out=H)
-        H += self.b1
-        np.maximum(H, 0, out=H)
-        np.matmul(H, self.W2, out=Z)
-        Z += self.b2
+        self._layers(X, H, Z)
         correct = np.count_nonzero(Z.argmax(axis=1) == y)
-        top, total, rows = b["top"][:n], b["total"][:n], self.rows[:n]
-        np.max(Z, axis=1, keepdims=True, out=top)
-        Z -= top
-        picked = Z[rows, y]
-        np.exp(Z, out=Z)
-        np.sum(Z, axis=1, keepdims=True, out=total)
-        loss = float(np.log(total).sum() - picked.sum())
-        Z /= total
-        Z[rows, y] -= 1
-        Z *= scale
+        loss = self._output_gradient(Z, y, b["top"][:n], b["total"][:n], scale)
         np.matmul(Z, self.W2.T, out=dH)
         np.matmul(H.T, Z, out=b["dW2"])
         np.sum(Z, axis=0, out=b["db2"])
@@ -369,12 +367,7 @@ class NumpyChunksRunner(NumpyRunner):
         np, b, n = self.np, self.parts[part], hi - lo
         X, H, Z = b["X"][:n], b["H"][:n], b["Z"][:n]
         np.multiply(self.test_images[lo:hi], np.float32(1 / 255), out=X)
-        np.matmul(X, self.W1, out=H)
-        H += self.b1
-        np.maximum(H, 0, out=H)
-        np.matmul(H, self.W2, out=Z)
-        Z += self.b2
-        return X, H, Z
+        return X, *self._layers(X, H, Z)
 
 
 class NumpyColumnsRunner(NumpyRunner):
@@ -449,18 +442,10 @@ class NumpyColumnsRunner(NumpyRunner):
         for step, index in enumerate(batches):
             pool.run(self._visit, [(k, previous, dZ, X) for k in range(len(self.units))])
             n, y = len(index), self.labels[index]
-            Z, rows = self._logits(n), self.rows[:n]
+            Z = self._logits(n)
             correct += np.count_nonzero(Z.argmax(axis=1) == y)
-            top, total = self.top[:n], self.total[:n]
-            np.max(Z, axis=1, keepdims=True, out=top)
-            Z -= top
-            picked = Z[rows, y]
-            np.exp(Z, out=Z)
-            np.sum(Z, axis=1, keepdims=True, out=total)
-            total_loss += float(np.log(total).sum() - picked.sum())
-            Z /= total
-            Z[rows, y] -= 1
-            Z *= np.float32(LR / n)
+            total_loss += self._output_gradient(Z, y, self.top[:n], self.total[:n],
+                                                np.float32(LR / n))
             self.b2 -= np.sum(Z, axis=0, out=self.db2)
             previous, dZ = X, Z
             X = self._gather(batches[step + 1], (step + 1) % 2) if step + 1 < len(batches) else None
