@@ -523,6 +523,11 @@ ATTACK_CASES = [
          fragments=("-n",)),
     Case("predict-images-out-without-show", ["predict", "run", "shirt.png", "--out", "x.png"],
          fragments=("--show",)),  # the picture was silently not drawn, exit 0
+    Case("predict-images-and-n", ["predict", "run", "shirt.png", "-n", "5"],  # -n was ignored
+         fragments=("-n counts the test images drawn without IMAGE files",)),
+    Case("explore-lr-and-lrs", ["explore", "lr", "--lrs", "0.1,0.5", "--lr", "0.3",  # --lr was
+                                "--data-dir", "data"],  # silently ignored
+         fragments=("explore lr compares the rates of --lrs: drop --lr",)),
     Case("evaluate-out-and-no-plot", ["evaluate", "run", "--out", "x.png", "--no-plot"],
          fragments=("contradict",)),
     Case("evaluate-out-upper-case-suffix", ["evaluate", "run", "--data-dir", "data",

@@ -136,6 +136,8 @@ def _points(args, base):
         return [Point(f"depth-{d}", d, with_(hidden=[width] * d)) for d in depths]
     if args.widths or args.depths:
         raise ScratchMLPError("explore lr takes --lrs and --width (not --widths, --depths)")
+    if args.lr is not None:  # it was silently ignored: the points' rates are --lrs
+        raise ScratchMLPError("explore lr compares the rates of --lrs: drop --lr")
     hidden = base.hidden if args.width is None else [args.width]
     return [Point(f"lr-{lr:g}", lr, with_(lr=lr, hidden=hidden)) for lr in (args.lrs or DEFAULT_LRS)]
 

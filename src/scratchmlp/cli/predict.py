@@ -20,7 +20,7 @@ def register(subparsers):
     p.add_argument("images", metavar="IMAGE", nargs="*", default=[],  # so not "required"
                    help="your pictures (PNG, JPEG, ...; any size, colour or grey); without "
                         "them, the first -n test images are drawn")
-    p.add_argument("-n", type=int, default=12,
+    p.add_argument("-n", type=int,
                    help=f"how many test images (default 12, at most {MAX_GRID})")
     p.add_argument("--top", type=int, default=3, help="classes to print per image (default 3)")
     p.add_argument("--show", action="store_true",
@@ -38,6 +38,9 @@ def register(subparsers):
     p.set_defaults(func=run)
 
 
+GRID_DEFAULT = 12
+
+
 def run(args) -> int:
     from ..errors import ScratchMLPError
     if args.out:
@@ -46,8 +49,12 @@ def run(args) -> int:
             raise ScratchMLPError("--out names the picture --show draws: add --show, or drop "
                                   "--out")
     use_threads(args)
+    if args.images and args.n is not None:  # it was silently ignored
+        raise ScratchMLPError("-n counts the test images drawn without IMAGE files: drop -n, "
+                              "or the IMAGE files")
     if args.images:
         return classify_files(args)
+    args.n = GRID_DEFAULT if args.n is None else args.n
     if args.show:
         raise ScratchMLPError("--show draws your own images: give IMAGE files after RUN")
     return test_grid(args)
