@@ -267,7 +267,9 @@ def test_a_reader_that_went_away_is_a_quiet_exit(argv, place):
     ["evaluate", "run", "--data-dir", "data", "--no-plot"],
     ["predict", "run", "shirt.png"],
     ["export", "run", "--onnx", "model.onnx"],
-], ids=["evaluate", "predict", "export"])
+    ["--version"],  # these two exited 0 with their output lost
+    ["train", "--help"],
+], ids=["evaluate", "predict", "export", "version", "help"])
 def test_standard_output_on_a_full_disk_is_one_line(argv, place):
     with open("/dev/full", "w") as full:
         result = run_cli(argv, place, env_for(place), stdout=full)

@@ -90,9 +90,18 @@ def main(argv=None) -> int:
     _quiet_drawing_library()
     with guarded_output() as stdout:
         parser = build_parser()
-        args, extras = parser.parse_known_args(argv)
-        if extras:
-            _refuse_unknown(parser, args, extras)
+        try:
+            args, extras = parser.parse_known_args(argv)
+            if extras:
+                _refuse_unknown(parser, args, extras)
+        except SystemExit as e:  # --help or --version printed (0), or a usage error (2)
+            stdout.flush()  # `--version > /dev/full` exited 0 with its output lost
+            if e.code not in (0, None) or stdout.error is None or stdout.reader_gone:
+                raise  # `--help | head` stays a quiet 0
+            code, message = _output_failure(stdout, 0, None)
+            if message:
+                print(message, file=sys.stderr)
+            return code
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_USER_ERROR
