@@ -163,6 +163,10 @@ _CE = gluon.loss.SoftmaxCrossEntropyLoss()
     (lambda: d2l.get_fashion_mnist_labels([-1]), "found -1"),  # was 'ankle boot'
     (lambda: d2l.sgd([np.ones(3)], 0.1, 1), "sgd: a parameter has no gradient; call "
      "attach_grad()"),
+    (lambda: gluon.data.DataLoader(gluon.data.ArrayDataset(_LOGITS, numpy.arange(4)), 2.5),
+     "DataLoader: batch_size must be a positive whole number, got 2.5"),  # was taken as 2
+    (lambda: gluon.loss.SoftmaxCrossEntropyLoss(axis=5)(_LOGITS, [0, 0, 0, 0]),
+     "SoftmaxCrossEntropyLoss: axis 5 is outside predictions of shape (4, 5)"),
 ])
 def test_a_notebook_users_mistake_is_one_line(call, words):
     with pytest.raises(ScratchMLPError) as refused:

@@ -41,8 +41,10 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size=None, shuffle=False, last_batch="keep",
                  num_workers=0, **unused):
-        if batch_size is None or int(batch_size) <= 0:
-            raise ScratchMLPError(f"DataLoader: batch_size must be positive, got {batch_size}")
+        from .. import ranges
+        if not ranges.RANGES["batch_size"].holds(batch_size):  # 2.5 was taken as 2
+            raise ScratchMLPError(f"DataLoader: batch_size must be a positive whole number, "
+                                  f"got {ranges.shown(batch_size)}")
         if last_batch not in ("keep", "discard"):
             raise ScratchMLPError(f"DataLoader: last_batch {last_batch!r} is not keep or discard")
         self.dataset, self.batch_size, self.shuffle = dataset, int(batch_size), shuffle

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import ops
+from ..errors import ScratchMLPError
 from ..nn.losses import check_labels
 
 
@@ -46,7 +47,10 @@ class SoftmaxCrossEntropyLoss(Loss):
         self.axis, self.sparse_label, self.from_logits = axis, sparse_label, from_logits
 
     def forward(self, pred, label):
-        if self.sparse_label and np.ndim(pred) >= 1:
+        if not -np.ndim(pred) <= self.axis < np.ndim(pred):
+            raise ScratchMLPError(f"{type(self).__name__}: axis {self.axis} is outside "
+                                  f"predictions of shape {tuple(np.shape(pred))}")
+        if self.sparse_label:
             check_labels(label, np.shape(pred)[self.axis])
         if self.sparse_label and not self.from_logits and np.ndim(pred) == 2 \
                 and self.axis in (-1, 1):
