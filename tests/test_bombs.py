@@ -224,3 +224,33 @@ def test_resume_of_a_run_whose_metrics_csv_is_huge(tmp_path):
     assert_refused_small(result, "metrics.csv: 96,000,", "bytes, more than a metrics file "
                                  "holds (at most 16,777,216)")
     assert folder_digest(tmp_path / "run") == before
+
+
+ADVICE = ("finished epoch(s) saved in", "free memory, or ask for less")  # mid-run / before it
+
+
+@pytest.mark.parametrize("limit_mb", [1200, 1000])  # here: in epoch 1 / the optimiser's buffers
+def test_running_out_of_memory_is_one_line(tmp_path, limit_mb):
+    """Under an address-space limit (or with the memory other processes hold) an allocation
+    fails: a MemoryError traceback (or a ValueError hiding it, from the model file's writer)
+    before; now one line, exit 2, and the run folder holds only whole files."""
+    import resource
+    import subprocess
+
+    from reliability_data import scratchmlp_command, subprocess_env
+    data = write_dataset(tmp_path / "data")
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (limit_mb << 20, limit_mb << 20))
+    done = subprocess.run(scratchmlp_command("train", "--data-dir", data, "--out",
+                                             tmp_path / "run", "--hidden", "8192,8192",
+                                             "--epochs", 1, "--threads", 1, "--no-progress"),
+                          capture_output=True, text=True, timeout=180, preexec_fn=limit,
+                          env=subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0",
+                                             OPENBLAS_NUM_THREADS="1"))
+    lines = [line for line in done.stderr.splitlines() if line.startswith("scratchmlp: error")]
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "out of memory (Unable to allocate" in lines[0], lines[0]
+    assert any(words in lines[0] for words in ADVICE), lines[0]
+    assert not list((tmp_path / "run").glob(".*.tmp"))  # no half-written file left

@@ -8,6 +8,15 @@ class ScratchMLPError(Exception):
     """A problem the user can fix; the message names the thing and the fix."""
 
 
+class OutOfMemory(ScratchMLPError):
+    """The process ran out of memory (an allocation failed: a ulimit, or memory other
+    processes hold); the message says what was being allocated."""
+
+    def __init__(self, error: MemoryError):
+        detail = " ".join(str(error).split())[:160] or "an allocation failed"
+        super().__init__(f"out of memory ({detail})")
+
+
 def lookup(table: dict, name, what: str):
     """`table[name]`, or a ScratchMLPError listing the choices (activations, optimisers, ...)."""
     try:

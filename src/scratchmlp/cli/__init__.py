@@ -136,6 +136,11 @@ def _run(args):
         return code, f"scratchmlp: {kind}{_one_line(e)}"
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED, f"scratchmlp: interrupted{INTERRUPTED.get(args.command, '')}"
+    except MemoryError as e:  # a ulimit, or memory other processes hold: was a traceback
+        from ..errors import OutOfMemory
+        return EXIT_USER_ERROR, (f"scratchmlp: error: {_one_line(OutOfMemory(e))}; free "
+                                 "memory, or ask for less (smaller --hidden, --batch-size, "
+                                 "fewer images)")
     except OSError as e:
         if e.filename is None:  # not about a file the user named: a bug, keep its traceback
             raise

@@ -212,7 +212,7 @@ _FOLDER_ADVICE = {
 def run_advice(out):
     """Turn the library's facts about a run (folder refused, diverged, interrupted) into
     one line of advice naming the flags that help."""
-    from ..errors import ScratchMLPError
+    from ..errors import OutOfMemory, ScratchMLPError
     from ..runs import RunFolderError
     from ..train.loop import Diverged
     from ..train.run import Interrupted
@@ -225,6 +225,10 @@ def run_advice(out):
         e.args = (f"interrupted: {_saved(e)}; continue with: scratchmlp train --resume "
                   f"{getattr(e, 'folder', out)}",)
         raise
+    except OutOfMemory as e:
+        raise ScratchMLPError(f"{e}; {_saved(e)}; free memory and continue with: scratchmlp "
+                              f"train --resume {getattr(e, 'folder', out)}, or start again "
+                              "with --force and a smaller --hidden or --batch-size") from None
     except Diverged as e:
         change = ("became NaN/inf" if e.limit is None
                   else f"reached {e.loss:.4g}, above the limit {e.limit:g},")

@@ -6,7 +6,7 @@ This room sits above train (the Trainer, which writes nothing) and report (the p
 
 from __future__ import annotations
 
-from ..errors import ScratchMLPError
+from ..errors import OutOfMemory, ScratchMLPError
 from .folder import (  # noqa: F401
     CORE_FILES, LOCK_NAME, PICTURES, RUN_FILES, RunFolder, RunFolderError, curves_title,
     unique_folder,
@@ -44,7 +44,10 @@ def train_run(config, path, data, mode: str = "new", pictures: bool = True, **op
         else:
             folder.write_config(config)  # only the epoch count can differ
         try:
-            result = trainer.fit()
+            try:
+                result = trainer.fit()
+            except MemoryError as e:  # was a traceback; the finished epochs are on disk
+                raise OutOfMemory(e) from None
         except ScratchMLPError as e:
             e.epochs_done, e.folder, e.lr = len(trainer.rows), folder.path, config.lr
             raise

@@ -15,7 +15,6 @@ file and what is wrong with it.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -30,7 +29,7 @@ import numpy as np
 
 from ..engine import Array
 from ..errors import ScratchMLPError
-from ..files import atomic_write_bytes, parse_json, short
+from ..files import atomic_open, parse_json, short
 from ..nn import MLP, optim
 from ..nn.model import parameter_count, weight_shapes
 from .config import TrainConfig
@@ -58,17 +57,18 @@ def build_model(config: TrainConfig) -> MLP:
                               "not fit in memory; choose smaller hidden layer widths") from None
 
 
-def _npz_bytes(arrays: dict) -> bytes:
+def _write_npz(path, arrays: dict):
     """An .npz as np.savez writes it (stored .npy entries), but the same bytes for the same
-    arrays: np.savez stamps each entry with the time of writing."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for name, value in arrays.items():
-            entry = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            entry.external_attr = 0o600 << 16
-            with archive.open(entry, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
-    return buffer.getvalue()
+    arrays (np.savez stamps each entry with the time of writing), written atomically and
+    straight to the file: the whole archive built in memory first (and copied once more)
+    cost twice its size, and a MemoryError there became a ValueError traceback."""
+    with atomic_open(path, "wb") as out:
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+            for name, value in arrays.items():
+                entry = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                entry.external_attr = 0o600 << 16
+                with archive.open(entry, "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
 
 
 def _config_text(config: TrainConfig) -> np.ndarray:
@@ -79,13 +79,13 @@ def _config_text(config: TrainConfig) -> np.ndarray:
 
 def save_model(path, model: MLP, config: TrainConfig):
     arrays = dict(model.state_dict(), config=_config_text(config))
-    atomic_write_bytes(path, _npz_bytes(arrays))
+    _write_npz(path, arrays)
 
 
 def save_checkpoint(path, model: MLP, config: TrainConfig, epoch: int, optimizer_state: dict):
     arrays = dict(model.state_dict(), config=_config_text(config), epoch=np.array(epoch))
     arrays.update({_OPT + name: value for name, value in optimizer_state.items()})
-    atomic_write_bytes(path, _npz_bytes(arrays))
+    _write_npz(path, arrays)
 
 
 # ---- what a file of a given config holds ---------------------------------------------------
