@@ -96,3 +96,25 @@ def test_max_sends_the_whole_gradient_to_every_tie_as_mxnet():
         y = x.max(axis=1)
     y.backward()
     numpy.testing.assert_array_equal(x.grad.asnumpy(), [[0, 1, 1], [1, 0, 0]])
+
+
+def test_pick_clips_or_wraps_an_index_outside_the_row_as_mxnet():
+    x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    x.attach_grad()
+    with autograd.record():
+        picked = npx.pick(x, np.array([-1, 7]))  # mode="clip", MXNet's default
+    picked.backward()
+    assert picked.asnumpy().tolist() == [1.0, 6.0]
+    assert x.grad.asnumpy().tolist() == [[1, 0, 0], [0, 0, 1]]  # the gradient goes where it read
+    assert npx.pick(x, np.array([-1, 7]), mode="wrap").asnumpy().tolist() == [3.0, 5.0]
+    assert npx.pick(x, np.array([1.7, 0.2])).asnumpy().tolist() == [2.0, 4.0]  # cut, as MXNet
+    with pytest.raises(ScratchMLPError, match="mode must be 'clip' or 'wrap'"):
+        npx.pick(x, np.array([0, 1]), mode="raise")
+
+
+@pytest.mark.parametrize("labels, found", [([0, 3], "found 3"), ([-1, 0], "found -1"),
+                                           ([0.0, 1.5], "found 1.5")])
+def test_npx_softmax_cross_entropy_names_a_label_outside_the_classes(labels, found):
+    logits = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    with pytest.raises(ScratchMLPError, match=f"labels must be class numbers 0-2.*{found}"):
+        npx.softmax_cross_entropy(logits, numpy.array(labels))

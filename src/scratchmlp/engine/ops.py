@@ -170,9 +170,20 @@ def norm(a, ord=None, axis=None, keepdims=False):  # noqa: A002 - numpy's name
 
 
 @op
-def pick(a, index, axis=-1, keepdims=False):
-    """a[..., index[...], ...] along `axis`: one entry per row (npx.pick); no gradient to index."""
-    index = np.expand_dims(np.asarray(index).astype(np.intp), axis)
+def pick(a, index, axis=-1, keepdims=False, mode="clip"):
+    """a[..., index[...], ...] along `axis`: one entry per row (npx.pick); no gradient to index.
+
+    As MXNet's: float indices are cut to whole numbers, and one outside 0..n-1 is clipped to
+    the nearest end (mode "clip", the default) or taken modulo n ("wrap")."""
+    size = np.shape(a)[axis]
+    index = np.asarray(index).astype(np.intp)
+    if mode == "clip":
+        index = np.clip(index, 0, size - 1)
+    elif mode == "wrap":
+        index = np.mod(index, size)
+    else:
+        raise ScratchMLPError(f"pick: mode must be 'clip' or 'wrap', got {mode!r}")
+    index = np.expand_dims(index, axis)
     out = np.take_along_axis(a, index, axis)
 
     def vjp(g):
@@ -213,13 +224,35 @@ def linear(x, weight, bias, relu=False):
 
 
 # ---- losses --------------------------------------------------------------------------------
-def _labels(labels, rows) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.dtype.kind not in "iu":
-        labels = labels.astype(np.intp)
+def check_labels(labels, classes: int):
+    """`labels` when they are class numbers 0 .. classes-1 (whole numbers, integer or float,
+    as MXNet's loaders give), else one line naming the first that is not: indexing the
+    logits with them gave an IndexError for 10 of 5 classes and a silently wrong loss for -1
+    (the last class) or 1.5 (class 1)."""
+    values = np.asarray(labels)
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(values) | (values != np.round(values))
+        if bad.any():
+            raise ScratchMLPError(f"labels must be class numbers 0-{classes - 1}, found "
+                                  f"{float(values[bad].flat[0]):g} (not a whole number)")
+    elif values.dtype.kind not in "iu":
+        raise ScratchMLPError(f"labels must be class numbers 0-{classes - 1}, got "
+                              f"{values.dtype} values")
+    if values.size and (values.min() < 0 or values.max() >= classes):
+        bad = values[(values < 0) | (values >= classes)].flat[0]
+        raise ScratchMLPError(f"labels must be class numbers 0-{classes - 1} (one per column "
+                              f"of the logits), found {bad:g}")
+    return labels
+
+
+def _labels(labels, logits) -> np.ndarray:
+    """One class number per row of `logits`, as integers (checked: see check_labels)."""
+    labels = np.asarray(_raw(labels))
+    rows = logits.shape[0]
     if labels.shape != (rows,):
         raise ScratchMLPError(f"labels of shape {labels.shape} do not fit {rows} rows of logits")
-    return labels
+    check_labels(labels, logits.shape[1])
+    return labels if labels.dtype.kind in "iu" else labels.astype(np.intp)
 
 
 @op
@@ -233,7 +266,7 @@ def log_softmax(a, axis=-1):
 def softmax_cross_entropy(logits, labels):
     """Per-example -log softmax(logits)[label], via log-sum-exp; forward and backward fused."""
     rows = np.arange(logits.shape[0])
-    labels = _labels(labels, logits.shape[0])
+    labels = _labels(labels, logits)
     shifted = logits - logits.max(axis=1, keepdims=True)  # methods: no wrapper per call
     exps = np.exp(shifted)
     totals = exps.sum(axis=1, keepdims=True)
