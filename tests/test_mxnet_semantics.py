@@ -118,3 +118,22 @@ def test_npx_softmax_cross_entropy_names_a_label_outside_the_classes(labels, fou
     logits = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     with pytest.raises(ScratchMLPError, match=f"labels must be class numbers 0-2.*{found}"):
         npx.softmax_cross_entropy(logits, numpy.array(labels))
+
+
+def test_mixed_integer_and_float_arrays_take_the_float_type_as_mxnet():
+    """MXNet's np.add/multiply/divide: "if only one of the inputs is floating number type, the
+    result is that type"; integers divide into float32; the mean of integers is float32.
+    NumPy gives float64 for each of these."""
+    i, f = np.arange(3, dtype="int32"), np.ones(3)
+    for result in (i * f, f + i, f - i, i / f, np.maximum(i, f), (f > 0) * f, f * [1, 2, 3]):
+        assert result.dtype == numpy.float32
+    assert (i / (i + 1)).dtype == numpy.float32 and (i / 2).dtype == numpy.float32
+    assert np.mean(i).dtype == numpy.float32 and i.mean(axis=0).dtype == numpy.float32
+    assert np.mean(i, dtype="float64").dtype == numpy.float64
+    assert (i * i).dtype == numpy.int32
+    assert f.sum(dtype="float64").dtype == numpy.float64
+    f.attach_grad()
+    with autograd.record():
+        y = (f * i).sum()
+    y.backward()
+    assert f.grad.dtype == numpy.float32 and f.grad.asnumpy().tolist() == [0, 1, 2]

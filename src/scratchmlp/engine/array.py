@@ -138,21 +138,27 @@ def _unwrap(inputs, kinds: str = "f") -> list:
     """The ndarrays behind the inputs. A NumPy constant of one of `kinds` takes the Arrays' float
     dtype, as a Python float does (and as MXNet casts scalars): float32 * np.float64(0.5) and
     float32 * np.arange(3) stay float32."""
-    raw = [x.data if isinstance(x, Array) else x for x in inputs]
-    for x in inputs:
-        if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in kinds:
+    raw = [x.data if isinstance(x, Array) else
+           np.asarray(x) if kinds != "f" and isinstance(x, (list, tuple)) else x
+           for x in inputs]
+    for x, r in zip(inputs, raw):
+        if isinstance(r, (np.ndarray, np.generic)) and r.dtype.kind in kinds and (
+                x is r or kinds != "f"):
             return _cast_constants(inputs, raw, kinds)
     return raw
 
 
 def _cast_constants(inputs, raw, kinds: str) -> list:
+    """Cast to the Arrays' float dtype. For arithmetic, an integer or boolean Array beside a
+    float one is cast too: MXNet's promotion rule "if only one of the inputs is floating, the
+    result is that type" (int32 array * float32 array is float32; NumPy makes it float64)."""
     floats = [x.data.dtype for x in inputs if isinstance(x, Array) and x.data.dtype.kind == "f"]
     if floats:
         target = floats[0] if len(floats) == 1 else np.result_type(*floats)
-        for i, x in enumerate(inputs):
-            if (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in kinds
-                    and x.dtype != target):
-                raw[i] = x.astype(target)
+        for i, r in enumerate(raw):
+            if (isinstance(r, (np.ndarray, np.generic)) and r.dtype.kind in kinds
+                    and r.dtype != target):
+                raw[i] = r.astype(target)
     return raw
 
 
@@ -324,11 +330,11 @@ class Array:
     __hash__ = object.__hash__
 
     # ---- methods: differentiable ones are the ops below the class ------------------------
-    def sum(self, axis=None, keepdims=False) -> "Array":
-        return sum(self, axis=axis, keepdims=keepdims)
+    def sum(self, axis=None, keepdims=False, dtype=None) -> "Array":
+        return sum(self, axis=axis, keepdims=keepdims, dtype=dtype)
 
-    def mean(self, axis=None, keepdims=False) -> "Array":
-        return mean(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False, dtype=None) -> "Array":
+        return mean(self, axis=axis, keepdims=keepdims, dtype=dtype)
 
     def max(self, axis=None, keepdims=False) -> "Array":
         return max(self, axis=axis, keepdims=keepdims)
@@ -467,6 +473,8 @@ def multiply(a, b):
 
 @op(arithmetic=True)
 def divide(a, b):
+    if np.result_type(a, b).kind in "biu":  # MXNet: integers divide into the default float
+        a, b = np.asarray(a, dtype=default_dtype()), np.asarray(b, dtype=default_dtype())
     return np.divide(a, b), (lambda g: g / b, lambda g: -g * a / (b * b))
 
 
@@ -520,17 +528,19 @@ def _expand(g, shape, axis, keepdims):
 
 
 @op
-def sum(a, axis=None, keepdims=False):  # noqa: A001 - mirrors numpy's name
-    return np.sum(a, axis=axis, keepdims=keepdims), (
+def sum(a, axis=None, keepdims=False, dtype=None):  # noqa: A001 - mirrors numpy's name
+    return np.sum(a, axis=axis, keepdims=keepdims, dtype=dtype), (
         lambda g: _expand(g, np.shape(a), axis, keepdims),)
 
 
 @op
-def mean(a, axis=None, keepdims=False):
+def mean(a, axis=None, keepdims=False, dtype=None):
     shape = np.shape(a)
     axes = range(len(shape)) if axis is None else np.atleast_1d(axis)
     count = int(np.prod([shape[i] for i in axes]))
-    return np.mean(a, axis=axis, keepdims=keepdims), (
+    if dtype is None and np.asarray(a).dtype.kind in "biu":  # MXNet: float32, NumPy: float64
+        dtype = default_dtype()
+    return np.mean(a, axis=axis, keepdims=keepdims, dtype=dtype), (
         lambda g: _expand(g / count, np.shape(a), axis, keepdims),)
 
 
