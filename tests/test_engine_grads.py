@@ -14,7 +14,7 @@ import numpy
 import pytest
 
 from gradcheck import assert_grads
-from scratchmlp import np as engine_np
+from scratchmlp import np as engine_np, npx
 from scratchmlp.engine import Array, ops, use_dtype
 
 _rng = numpy.random.default_rng(20240601)
@@ -51,7 +51,8 @@ E = types.SimpleNamespace(**{n: getattr(engine_np, n) for n in dir(engine_np)
                              if not n.startswith("_")},
                           sigmoid=ops.sigmoid, relu=ops.relu, log_softmax=ops.log_softmax,
                           softmax_cross_entropy=ops.softmax_cross_entropy, linear=ops.linear,
-                          dropout=ops.dropout, pick=ops.pick)
+                          dropout=ops.dropout, pick=ops.pick,
+                          batch_flatten=npx.batch_flatten, activation=npx.activation)
 R = types.SimpleNamespace(**{n: getattr(numpy, n) for n in dir(numpy) if not n.startswith("_")},
                           sigmoid=lambda a: 1 / (1 + numpy.exp(-a)),
                           relu=lambda a: numpy.maximum(a, 0), log_softmax=_log_softmax,
@@ -59,6 +60,10 @@ R = types.SimpleNamespace(**{n: getattr(numpy, n) for n in dir(numpy) if not n.s
                           linear=lambda x, W, b, relu=False:
                               numpy.maximum(x @ W + b, 0) if relu else x @ W + b,
                           dropout=lambda a, keep: a * keep,
+                          batch_flatten=lambda a: a.reshape(a.shape[0], -1),
+                          activation=lambda a, act_type: {
+                              "softrelu": numpy.log1p(numpy.exp(a)),
+                              "softsign": a / (1 + numpy.abs(a))}[act_type],
                           pick=lambda a, index, axis=-1: numpy.squeeze(numpy.take_along_axis(
                               a, numpy.expand_dims(index, axis), axis), axis))
 
@@ -127,6 +132,9 @@ UNARY_CASES = [
     ("sqrt", lambda m, x: m.sqrt(x), positive(3, 4)),
     ("tanh", lambda m, x: m.tanh(x), normal(3, 4)),
     ("sigmoid", lambda m, x: m.sigmoid(x), normal(3, 4)),
+    ("npx.activation(softrelu)", lambda m, x: m.activation(x, "softrelu"), normal(3, 4)),
+    ("npx.activation(softsign)", lambda m, x: m.activation(x, "softsign"), away_from_zero(3, 4)),
+    ("npx.batch_flatten", lambda m, x: m.batch_flatten(x), normal(2, 3, 4)),
     ("sigmoid-large", lambda m, x: m.sigmoid(x), numpy.array([-30.0, -8.0, 0.5, 8.0, 30.0])),
     ("relu", lambda m, x: m.relu(x), away_from_zero(3, 4)),
     # inverted dropout with a fixed mask of 0 and 1/(1-p): linear in x, no gradient to the mask

@@ -177,3 +177,23 @@ def test_a_notebook_users_mistake_is_one_line(call, words):
 def test_float_labels_that_are_whole_numbers_are_accepted_as_mxnets():
     labels = np.array([0, 4, 2, 1], dtype="float32")
     assert numpy.allclose(_CE(_LOGITS, labels).asnumpy(), math.log(5))
+
+
+def test_gluon_takes_mxnet_contexts_and_params_is_a_property():
+    import warnings
+    from scratchmlp import ScratchMLPError, d2l, init, npx
+    net = nn.Sequential()
+    net.add(nn.Dense(3, activation="softrelu", in_units=2))
+    net.initialize(init.Normal(0.01), ctx=d2l.try_gpu())
+    assert list(net[0].params) == [net[0].weight.name, net[0].bias.name]  # Gluon 1.x property
+    assert net[0].weight.data(npx.cpu()).shape == (3, 2) and net[0].weight.list_ctx() == [npx.cpu()]
+    before = net[0].weight.data().asnumpy()
+    with pytest.warns(UserWarning, match="already initialized"):
+        net.initialize(init.Constant(1.0))  # kept, as Gluon (which warns) keeps it
+    assert (net[0].weight.data().asnumpy() == before).all()
+    with pytest.raises(ScratchMLPError, match="CPU only"):
+        net.initialize(ctx=npx.gpu(0), force_reinit=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.initialize(init.Constant(1.0), force_reinit=True)
+    assert (net[0].weight.data().asnumpy() == 1).all()

@@ -137,3 +137,29 @@ def test_mixed_integer_and_float_arrays_take_the_float_type_as_mxnet():
         y = (f * i).sum()
     y.backward()
     assert f.grad.dtype == numpy.float32 and f.grad.asnumpy().tolist() == [0, 1, 2]
+
+
+def test_the_cpu_context_works_and_a_gpu_is_one_line():
+    import scratchmlp as mx
+    from scratchmlp import d2l
+    x = np.zeros((2, 3), ctx=npx.cpu())
+    assert x.ctx == npx.cpu() == mx.cpu() == d2l.try_gpu() and repr(x.context) == "cpu(0)"
+    assert np.random.normal(0, 1, (2,), ctx=mx.cpu()).shape == (2,)
+    assert x.as_in_context(npx.cpu()) is x and npx.num_gpus() == 0
+    assert x.copyto(npx.cpu()).shape == (2, 3) and d2l.try_all_gpus() == [npx.cpu()]
+    for ask in (lambda: npx.gpu(0), lambda: mx.gpu(), lambda: np.ones(2, ctx="gpu"),
+                lambda: x.as_in_context("gpu(1)")):
+        with pytest.raises(ScratchMLPError, match="CPU only"):
+            ask()
+
+
+def test_npx_batch_flatten_activation_waitall_and_empty():
+    x = np.arange(24).reshape(2, 3, 4)
+    assert npx.batch_flatten(x).shape == (2, 12) and np.empty((2, 3)).shape == (2, 3)
+    numpy.testing.assert_allclose(npx.activation(np.array([0.0]), act_type="softrelu").asnumpy(),
+                                  [numpy.log(2)], rtol=1e-6)
+    numpy.testing.assert_allclose(npx.activation(np.array([-1.0]), "softsign").asnumpy(), [-0.5])
+    with pytest.raises(ScratchMLPError, match="act_type 'gelu'"):
+        npx.activation(x, "gelu")
+    assert npx.waitall() is None and x.wait_to_read() is None
+    assert np.ones_like(x, dtype="int32").dtype == numpy.int32

@@ -9,3 +9,13 @@ installed package's (`importlib.metadata.version("scratchmlp")`, `scratchmlp --v
 """
 
 from .errors import ScratchMLPError  # noqa: F401
+
+_CONTEXT_NAMES = ("Context", "cpu", "gpu", "num_gpus", "current_context")
+
+
+def __getattr__(name):
+    """`mx.cpu()`, `mx.gpu()` for code written as `import mxnet as mx` (loaded on first use)."""
+    if name in _CONTEXT_NAMES:
+        from .engine import context
+        return getattr(context, name)
+    raise AttributeError(f"module 'scratchmlp' has no attribute {name!r}")

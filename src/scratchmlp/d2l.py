@@ -50,6 +50,19 @@ argmax = lambda x, *args, **kwargs: x.argmax(*args, **kwargs)  # noqa: E731
 astype = lambda x, *args, **kwargs: x.astype(*args, **kwargs)  # noqa: E731
 
 
+# ---- devices: the CPU only (d2l's try_gpu falls back to it, as on a machine without GPUs) -----
+from .engine.context import cpu, gpu, num_gpus  # noqa: E402,F401
+
+
+def try_gpu(i=0):
+    """The CPU: scratchmlp has no GPU, and d2l's try_gpu returns cpu() where none is found."""
+    return cpu()
+
+
+def try_all_gpus():
+    return [cpu()]
+
+
 # ---- plotting ---------------------------------------------------------------------------------
 def use_svg_display():
     """Draw notebook figures as SVG, as the book does (nothing to do outside a notebook)."""

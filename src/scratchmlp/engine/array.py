@@ -23,7 +23,7 @@ import threading
 import numpy as np
 
 from ..errors import ScratchMLPError
-from . import parallel
+from . import context as _context, parallel
 
 _state = threading.local()
 _default_dtype = [np.dtype(np.float32)]  # MXNet's default; float64 on request (gradient checks)
@@ -408,9 +408,28 @@ class Array:
         return text if plain else f"{text[:-1]}, dtype={self.data.dtype})"
 
     def as_in_context(self, context=None) -> "Array":  # one device here: the CPU
+        _context.checked(context)
         return self
 
-    as_in_ctx = as_in_context
+    as_in_ctx = to_device = as_in_context
+
+    @property
+    def ctx(self):
+        """The array's device, as MXNet's `x.ctx`: always `cpu(0)` here."""
+        return _context.cpu()
+
+    context = device = ctx
+
+    def copyto(self, other):
+        """MXNet's copyto: into another array (returned), or to a context (a copy)."""
+        if isinstance(other, Array):
+            other[:] = self
+            return other
+        _context.checked(other)
+        return self.copy()
+
+    def wait_to_read(self):
+        """MXNet waits for its asynchronous engine here; NumPy has already computed."""
 
     shape = property(lambda self: self.data.shape)
     dtype = property(lambda self: self.data.dtype)

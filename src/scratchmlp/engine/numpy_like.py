@@ -9,9 +9,11 @@ made in the default dtype directly (no hidden float64). A dtype asked for explic
 
 from __future__ import annotations
 
+import functools
+
 import numpy as _np
 
-from . import ops as _ops
+from . import context as _context, ops as _ops
 from .array import Array, as_data as _as_data, default_dtype as _default_dtype
 
 float16, float32, float64 = _np.float16, _np.float32, _np.float64
@@ -29,6 +31,15 @@ concatenate, stack, split = _ops.concatenate, _ops.stack, _ops.split
 dot, matmul, sum, mean, max = _ops.dot, _ops.matmul, _ops.sum, _ops.mean, _ops.max  # noqa: A001
 reshape, transpose = _ops.reshape, _ops.transpose
 true_divide = divide
+
+
+def _placed(make):
+    """Take MXNet's `ctx=` (1.x) / `device=` (2.x) keyword: the CPU is the only device."""
+    @functools.wraps(make)
+    def placed(*args, ctx=None, device=None, **kwargs):
+        _context.checked(ctx if device is None else device)
+        return make(*args, **kwargs)
+    return placed
 
 
 def _dtype(dtype):
@@ -51,11 +62,13 @@ def _dtype_of(obj, dtype):
     return _default_dtype()
 
 
+@_placed
 def array(obj, dtype=None) -> Array:
     dtype = _dtype_of(obj, dtype)
     return Array(_np.array(_as_data(obj), dtype=dtype), dtype=dtype)
 
 
+@_placed
 def asarray(obj, dtype=None) -> Array:
     if isinstance(obj, Array) and (dtype is None or obj.dtype == dtype):
         return obj
@@ -63,37 +76,57 @@ def asarray(obj, dtype=None) -> Array:
     return Array(_np.asarray(_as_data(obj), dtype=dtype), dtype=dtype)
 
 
+@_placed
 def zeros(shape, dtype=None) -> Array:
     return _made(_np.zeros(shape, dtype=_dtype(dtype)), dtype)
 
 
+@_placed
 def ones(shape, dtype=None) -> Array:
     return _made(_np.ones(shape, dtype=_dtype(dtype)), dtype)
 
 
+@_placed
 def full(shape, fill_value, dtype=None) -> Array:
     return _made(_np.full(shape, fill_value, dtype=_dtype(dtype)), dtype)
 
 
-def zeros_like(a) -> Array:
+@_placed
+def empty(shape, dtype=None) -> Array:
+    """Zeros: MXNet leaves the values undefined; zeros are one choice of them."""
+    return zeros(shape, dtype=dtype)
+
+
+@_placed
+def zeros_like(a, dtype=None) -> Array:
     data = _as_data(a)
-    return _made(_np.zeros_like(data), data.dtype)
+    return _made(_np.zeros_like(data, dtype=dtype), data.dtype)
 
 
-def ones_like(a) -> Array:
+@_placed
+def ones_like(a, dtype=None) -> Array:
     data = _as_data(a)
-    return _made(_np.ones_like(data), data.dtype)
+    return _made(_np.ones_like(data, dtype=dtype), data.dtype)
 
 
+@_placed
+def full_like(a, fill_value, dtype=None) -> Array:
+    data = _as_data(a)
+    return _made(_np.full_like(data, fill_value, dtype=dtype), data.dtype)
+
+
+@_placed
 def arange(*args, dtype=None) -> Array:
     return Array(_np.arange(*args, dtype=_dtype(dtype)), dtype=_dtype(dtype))
 
 
+@_placed
 def linspace(start, stop, num=50, endpoint=True, dtype=None) -> Array:
     return Array(_np.linspace(start, stop, num, endpoint=endpoint, dtype=_dtype(dtype)),
                  dtype=_dtype(dtype))
 
 
+@_placed
 def eye(N, M=None, k=0, dtype=None) -> Array:  # noqa: N803 - numpy's names
     return Array(_np.eye(N, M, k, dtype=_dtype(dtype)), dtype=_dtype(dtype))
 
@@ -124,20 +157,25 @@ class _Random:
     def seed(self, seed=None):
         self.generator = _np.random.default_rng(seed)
 
+    @_placed
     def normal(self, loc=0.0, scale=1.0, size=None, dtype=None) -> Array:
         draw = self.generator.standard_normal(size, dtype=_dtype(dtype))
         return _made(_np.asarray(draw * scale + loc, dtype=_dtype(dtype)), dtype)
 
+    @_placed
     def uniform(self, low=0.0, high=1.0, size=None, dtype=None) -> Array:
         draw = self.generator.random(size, dtype=_dtype(dtype))
         return _made(_np.asarray(draw * (high - low) + low, dtype=_dtype(dtype)), dtype)
 
+    @_placed
     def randn(self, *shape, dtype=None) -> Array:
         return self.normal(size=shape or None, dtype=dtype)
 
+    @_placed
     def rand(self, *shape, dtype=None) -> Array:
         return self.uniform(size=shape or None, dtype=dtype)
 
+    @_placed
     def randint(self, low, high=None, size=None, dtype=_np.int64) -> Array:
         return Array(self.generator.integers(low, high, size=size, dtype=dtype))
 

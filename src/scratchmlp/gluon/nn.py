@@ -16,12 +16,12 @@ from ..engine.array import is_training
 from ..engine.numpy_like import random as _random
 from ..errors import ScratchMLPError
 from ..init import Zero
+from ..npx import ACTIVATIONS as _ACTIVATIONS  # MXNet's act_type names
 from ..nn.dropout import check_rate, keep_mask
 from .parameter import Parameter, ParameterDict
 
 _counters = defaultdict(itertools.count)  # dense0, dense1, ... as Gluon names its blocks
 
-_ACTIVATIONS = {"relu": ops.relu, "sigmoid": ops.sigmoid, "tanh": ops.tanh}
 
 
 def _activation(name):
@@ -40,19 +40,21 @@ class Block:
         self.prefix = prefix or f"{kind}{next(_counters[kind])}_"
         self._children, self._params = [], {}
 
+    @property
     def params(self) -> ParameterDict:
+        """This block's own parameters (not its children's): a property, as in Gluon 1.x."""
         return ParameterDict((p.name, p) for p in self._params.values())
 
     def collect_params(self, select=None) -> ParameterDict:
         """This block's parameters and its children's, by name; `select` is a regular
         expression the names must match (`'.*weight'`, `'.*bias'`)."""
-        found = self.params()
+        found = self.params
         for child in self._children:
             found.update(child.collect_params())
         return found.select(select)
 
-    def initialize(self, init=None, force_reinit=False):
-        self.collect_params().initialize(init, force_reinit)
+    def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):
+        self.collect_params().initialize(init, ctx, verbose, force_reinit)
 
     def hybridize(self, *args, **kwargs):
         """Gluon compiles the graph here; scratchmlp runs eagerly, so nothing changes."""

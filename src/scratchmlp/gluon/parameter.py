@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
-from ..engine import Array
+from ..engine import Array, context as _context
 from ..errors import ScratchMLPError
 
 
@@ -19,9 +20,16 @@ class Parameter:
         self.wd_mult, self.lr_mult, self.grad_req = 1.0, 1.0, "write"
         self._array, self._deferred = None, None
 
-    def initialize(self, init=None, force_reinit=False):
+    def initialize(self, init=None, ctx=None, default_init=None, force_reinit=False):
+        """Gluon's order: the parameter's own initializer, else `init`, else `default_init`
+        (Uniform(0.07)). Once initialised, a second call keeps the values, as Gluon's
+        (which warns), unless `force_reinit`."""
+        _context.checked(ctx)
         if self._array is not None and not force_reinit:
+            warnings.warn(f"Parameter '{self.name}' is already initialized, ignoring. Set "
+                          "force_reinit=True to re-initialize.", stacklevel=3)
             return
+        init = init or default_init
         self._deferred = self.init or init
         if self._deferred is None:
             from ..init import Uniform
@@ -40,15 +48,25 @@ class Parameter:
         self._array.attach_grad()
         self._deferred = None
 
-    def data(self) -> Array:
+    def data(self, ctx=None) -> Array:
+        _context.checked(ctx)
         if self._array is None:
             why = ("its shape is known only after the first forward pass"
                    if self._deferred is not None else "initialize() was not called")
             raise ScratchMLPError(f"parameter {self.name} has no value yet: {why}")
         return self._array
 
-    def grad(self) -> Array:
-        return self.data().grad
+    def grad(self, ctx=None) -> Array:
+        return self.data(ctx).grad
+
+    def list_ctx(self) -> list:
+        return [_context.cpu()]
+
+    def list_data(self) -> list:
+        return [self.data()]
+
+    def list_grad(self) -> list:
+        return [self.grad()]
 
     def set_data(self, data):
         self.data()[:] = data
@@ -63,9 +81,9 @@ class Parameter:
 class ParameterDict(dict):
     """Parameters by name, as `collect_params()` returns them."""
 
-    def initialize(self, init=None, force_reinit=False):
+    def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):
         for param in self.values():
-            param.initialize(init, force_reinit)
+            param.initialize(init, ctx, force_reinit=force_reinit)
 
     def setattr(self, name: str, value):
         """Set an attribute (e.g. `wd_mult`) on every parameter here."""
