@@ -348,3 +348,65 @@ def test_a_second_ctrl_c_stops_at_once(capsys, data_dir, monkeypatch):
     assert err.splitlines()[-1] == ("scratchmlp: interrupted (finished epochs of a run are "
                                     "saved; continue it with scratchmlp train --resume RUN)")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+STARTUP_CTRL_C_CLI = """
+import os, signal, sys
+import scratchmlp.cli as cli
+original = cli.build_parser
+def build_parser():
+    os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C while the command starts, before it runs
+    return original()
+cli.build_parser = build_parser
+cli.run()
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, data_dir):
+    """Python's own KeyboardInterrupt traceback came out (found by killing train at random
+    moments: about one Ctrl-C in ten landed while the parser was built)."""
+    run = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-c", STARTUP_CTRL_C_CLI, "train", "--data-dir",
+                           str(data_dir), "--out", str(run), *map(str, TRAIN_FLAGS)],
+                          env=subprocess_env(tmp_path), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "scratchmlp: interrupted\n"
+    assert not run.exists()
+
+
+def mount_tmpfs(path, size: str) -> Path:
+    path.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()})")
+    return path
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_mid_run_says_what_is_saved_then_resume_completes(
+        tmp_path, data_dir, reference):
+    """A 300 KiB disk holds epoch 1 (config, metrics, model and checkpoint: 210 KiB) but not
+    epoch 2's model beside them. The line said only `cannot write`, not that epoch 1 is safe
+    nor how to go on; once space is back, --resume ends bit-identical."""
+    disk = mount_tmpfs(tmp_path / "disk", "300k")
+    try:
+        run = disk / "run"
+        env = subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0")
+        done = subprocess.run(scratchmlp_command("train", "--data-dir", data_dir, "--out", run,
+                                                 *TRAIN_FLAGS), env=env, capture_output=True,
+                              text=True, timeout=120)
+        lines = [line for line in done.stderr.splitlines() if ": note:" not in line]
+        assert done.returncode == 2 and len(lines) == 1, done.stderr
+        assert lines[0] == (f"scratchmlp: error: {run}/model.npz: cannot write (No space left "
+                            "on device); check that the folder exists, is writable and has "
+                            f"free space; 1 finished epoch(s) saved in {run}; continue with: "
+                            f"scratchmlp train --resume {run}")
+        assert leftovers(run) == [] and assert_consistent(run) == 1
+        subprocess.run(["mount", "-o", "remount,size=2m", str(disk)], check=True)
+        resume(run, data_dir, tmp_path)
+        assert_same_run(run, reference)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -208,4 +208,13 @@ def _one_line(error) -> str:
 
 
 def run():  # console-script entry point
-    sys.exit(main())
+    """main(), and a Ctrl-C before the command's own handling begins (while Python and the
+    parser start, about 0.3 s) is the same one line and exit 130, not a KeyboardInterrupt
+    traceback: nothing has been written yet."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        with contextlib.suppress(OSError, ValueError):
+            print("scratchmlp: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    sys.exit(code)

@@ -236,6 +236,12 @@ def run_advice(out):
         raise ScratchMLPError(f"training diverged: {e.what} {change} in epoch {e.epoch} at "
                               f"step {e.step}; lower the learning rate{now} and start again "
                               f"with --force; {_saved(e)}") from None
+    except ScratchMLPError as e:
+        if getattr(e, "folder", None) is None:  # refused before training began
+            raise
+        # a write failed once training began (a full disk): the finished epochs are saved
+        raise ScratchMLPError(f"{e}; {_saved(e)}; continue with: scratchmlp train --resume "
+                              f"{e.folder}") from None
 
 
 def _saved(error) -> str:

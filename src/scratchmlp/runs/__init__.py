@@ -22,7 +22,8 @@ def train_run(config, path, data, mode: str = "new", pictures: bool = True, **op
     `options` go to the Trainer (test, loss_limit, on_epoch, on_batch, should_stop). The
     folder is locked for the whole run; everything that can be refused is refused before the
     first file is written. A stop (Interrupted, Diverged) leaves the last finished epoch
-    saved; the error says how many (`epochs_done`) and where (`folder`).
+    saved; the error says how many (`epochs_done`) and where (`folder`), as does any other
+    error once training began (a full disk while an epoch or a picture is written).
     """
     from ..train.run import Start, Trainer
     folder = RunFolder(path)
@@ -39,7 +40,8 @@ def train_run(config, path, data, mode: str = "new", pictures: bool = True, **op
             raise
         folder.claim()
         folder.prepare(mode)
-        if start.epoch == 1:
+        folder.epochs_saved = start.epoch - 1
+        if start.epoch == 1:  # a failure here leaves no run to resume: a plain error
             folder.write_start(config, trainer.model)
         else:
             folder.write_config(config)  # only the epoch count can differ
@@ -49,9 +51,14 @@ def train_run(config, path, data, mode: str = "new", pictures: bool = True, **op
             except MemoryError as e:  # was a traceback; the finished epochs are on disk
                 raise OutOfMemory(e) from None
         except ScratchMLPError as e:
-            e.epochs_done, e.folder, e.lr = len(trainer.rows), folder.path, config.lr
+            # what the checkpoint holds: a failed save's epoch is in the rows, not on disk
+            e.epochs_done, e.folder, e.lr = folder.epochs_saved, folder.path, config.lr
             raise
         result.directory = folder.path
         if pictures:
-            folder.write_pictures(result)
+            try:
+                folder.write_pictures(result)
+            except ScratchMLPError as e:  # a full disk: every epoch is saved all the same
+                e.epochs_done, e.folder = folder.epochs_saved, folder.path
+                raise
     return result

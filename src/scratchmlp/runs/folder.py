@@ -52,6 +52,7 @@ class RunFolder:
         self.path = Path(path)
         self._lock = None  # the open lock file while this process owns the folder
         self._made = []  # what acquire created: the folder, the lock file
+        self.epochs_saved = 0  # the epoch of the last checkpoint this writer saved
 
     # ---- looking before touching ----------------------------------------------------------
     def leftovers(self) -> list:
@@ -212,6 +213,7 @@ class RunFolder:
         save_model(self.path / "model.npz", model, config)
         save_checkpoint(self.path / "checkpoint.npz", model, config, rows[-1]["epoch"],
                         optimizer_state)
+        self.epochs_saved = rows[-1]["epoch"]
 
     def write_pictures(self, result):
         """curves.png from the rows, predictions.png from the first test images."""
