@@ -197,3 +197,26 @@ def test_gluon_takes_mxnet_contexts_and_params_is_a_property():
         warnings.simplefilter("error")
         net.initialize(init.Constant(1.0), force_reinit=True)
     assert (net[0].weight.data().asnumpy() == 1).all()
+
+
+def test_parameter_grad_req_add_and_null_with_the_trainer():
+    net = nn.Sequential()
+    net.add(nn.Dense(1, in_units=2))
+    net.initialize(init.Constant(1.0))
+    net.collect_params().setattr("grad_req", "add")
+    X, y = np.array([[1.0, 2.0]]), np.array([[0.0]])
+    for _ in range(2):
+        with autograd.record():
+            l = gluon.loss.L2Loss()(net(X), y)
+        l.backward()
+    assert net[0].weight.grad().asnumpy().tolist() == [[6.0, 12.0]]  # (3 * [1, 2]) twice
+    net[0].bias.grad_req = "null"
+    assert net[0].bias.grad() is None
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    trainer.step(1)
+    assert net[0].bias.data().asnumpy().tolist() == [0.0]  # skipped, as Gluon skips it
+    numpy.testing.assert_allclose(net[0].weight.data().asnumpy(), [[0.4, -0.2]], rtol=1e-6)
+    net.collect_params().zero_grad()
+    assert not net[0].weight.grad().asnumpy().any()
+    with pytest.raises(ScratchMLPError, match="grad_req must be"):
+        net[0].weight.grad_req = "sum"

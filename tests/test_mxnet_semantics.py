@@ -163,3 +163,29 @@ def test_npx_batch_flatten_activation_waitall_and_empty():
         npx.activation(x, "gelu")
     assert npx.waitall() is None and x.wait_to_read() is None
     assert np.ones_like(x, dtype="int32").dtype == numpy.int32
+
+
+def test_grad_req_add_accumulates_and_null_keeps_no_gradient_as_mxnet():
+    x = np.array([1.0, 2.0])
+    x.attach_grad(grad_req="add")
+    for _ in range(2):
+        with autograd.record():
+            y = (x * x).sum()
+        y.backward()
+    assert x.grad.asnumpy().tolist() == [4, 8]  # 2x, twice
+    (dx,) = autograd.grad(_recorded_square(x), [x])
+    assert dx.asnumpy().tolist() == [2, 4] and x.grad.asnumpy().tolist() == [4, 8]
+    x.attach_grad()  # "write" again: from zero, overwritten at each backward
+    with autograd.record():
+        y = (x * x).sum()
+    y.backward()
+    assert x.grad.asnumpy().tolist() == [2, 4]
+    x.attach_grad(grad_req="null")
+    assert x.grad is None
+    with pytest.raises(ScratchMLPError, match="grad_req must be"):
+        x.attach_grad(grad_req="sum")
+
+
+def _recorded_square(x):
+    with autograd.record():
+        return (x * x).sum()

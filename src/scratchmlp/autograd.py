@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .engine.array import (  # noqa: F401 - the names MXNet's autograd has
     Array, is_recording, is_training, pause, predict_mode, record, train_mode,
 )
@@ -24,6 +26,8 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     if any(v.grad is None for v in variables):
         raise ScratchMLPError("autograd.grad: call attach_grad() on every variable first")
     saved = [v.grad.data for v in variables]
+    for v in variables:  # from zero: a variable with grad_req "add" would add to its .grad
+        v.grad.data = np.zeros_like(v.data)
     try:
         heads.backward(head_grads, retain_graph=bool(retain_graph))
         grads = [Array(v.grad.data.copy(), dtype=v.dtype) for v in variables]

@@ -200,11 +200,19 @@ class Array:
         self._rules = ()  # how the gradient goes back to them (see `op`)
 
     # ---- autograd -----------------------------------------------------------------
-    def attach_grad(self):
-        """Allocate `.grad` and mark this array as a leaf whose gradient backward() writes."""
-        self.grad = _wrap(np.zeros_like(self.data))  # an Array, as in MXNet; backward overwrites
-        self._grad_attached = True
+    def attach_grad(self, grad_req: str = "write", stype=None):
+        """Allocate `.grad` (zeros) and mark this array as a leaf whose gradient backward()
+        writes. As MXNet's `grad_req`: "write" overwrites `.grad` at each backward(), "add"
+        adds to it (zero it yourself, e.g. `x.grad[:] = 0`), "null" keeps no gradient."""
+        if grad_req not in ("write", "add", "null") or stype not in (None, "default"):
+            raise ScratchMLPError(f"attach_grad: grad_req must be 'write', 'add' or 'null' "
+                                  f"(dense storage), got {grad_req!r}")
         self._parents, self._rules = (), ()
+        if grad_req == "null":
+            self.grad, self._grad_attached = None, False
+            return
+        self.grad = _wrap(np.zeros_like(self.data))  # an Array, as in MXNet
+        self._grad_attached = "add" if grad_req == "add" else True
 
     @property
     def requires_grad(self) -> bool:
@@ -225,7 +233,9 @@ class Array:
             grad = grads.pop(id(node), None)
             if grad is None:
                 continue
-            if node._grad_attached:
+            if node._grad_attached == "add" and isinstance(node.grad, Array):
+                node.grad.data = node.grad.data + grad  # grad_req "add"; shapes equal here
+            elif node._grad_attached:
                 _write_grad(node, _own_copy(grad, node.data, handed_out))
             for parent, parent_grad in zip(node._parents, _input_grads(node, grad)):
                 if parent is None:

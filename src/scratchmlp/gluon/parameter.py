@@ -17,7 +17,7 @@ class Parameter:
 
     def __init__(self, name: str, shape=(), init=None, dtype=np.float32):
         self.name, self.shape, self.init, self.dtype = name, tuple(shape), init, np.dtype(dtype)
-        self.wd_mult, self.lr_mult, self.grad_req = 1.0, 1.0, "write"
+        self.wd_mult, self.lr_mult, self._grad_req = 1.0, 1.0, "write"
         self._array, self._deferred = None, None
 
     def initialize(self, init=None, ctx=None, default_init=None, force_reinit=False):
@@ -43,9 +43,24 @@ class Parameter:
         if self._deferred is not None:
             self._allocate()
 
+    @property
+    def grad_req(self) -> str:
+        return self._grad_req
+
+    @grad_req.setter
+    def grad_req(self, req: str):
+        """"write" (the default), "add" (backward adds to the gradient) or "null" (none);
+        as Gluon's, setting it starts the gradient again from zero."""
+        if req not in ("write", "add", "null"):
+            raise ScratchMLPError(f"parameter {self.name}: grad_req must be 'write', 'add' or "
+                                  f"'null', got {req!r}")
+        self._grad_req = req
+        if self._array is not None:
+            self._array.attach_grad(req)
+
     def _allocate(self):
         self._array = Array(self._deferred(self.shape, self.dtype.type), dtype=self.dtype)
-        self._array.attach_grad()
+        self._array.attach_grad(self._grad_req)
         self._deferred = None
 
     def data(self, ctx=None) -> Array:
@@ -72,7 +87,8 @@ class Parameter:
         self.data()[:] = data
 
     def zero_grad(self):
-        self.data().grad[:] = 0
+        if self.data().grad is not None:  # grad_req "null" keeps none
+            self.data().grad[:] = 0
 
     def __repr__(self):
         return f"Parameter {self.name} (shape={self.shape}, dtype={self.dtype})"

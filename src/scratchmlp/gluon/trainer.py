@@ -58,8 +58,9 @@ class Trainer:
         if any(p.wd_mult not in (0, 1) or p.lr_mult != 1 for p in self._params):
             raise ScratchMLPError("Trainer: wd_mult other than 0 or 1, and lr_mult other "
                                   "than 1, are not supported")
-        arrays = [p.data() for p in self._params]
-        decays = [p.wd_mult == 1 for p in self._params]
+        stepped = [p for p in self._params if p.grad_req != "null"]  # Gluon skips those
+        arrays = [p.data() for p in stepped]
+        decays = [p.wd_mult == 1 for p in stepped]
         kwargs = dict(self._kwargs)
         if self._kind is not optim.Momentum:
             kwargs.pop("momentum", None)
