@@ -135,6 +135,18 @@ UNARY_CASES = [
     ("npx.activation(softrelu)", lambda m, x: m.activation(x, "softrelu"), normal(3, 4)),
     ("npx.activation(softsign)", lambda m, x: m.activation(x, "softsign"), away_from_zero(3, 4)),
     ("npx.batch_flatten", lambda m, x: m.batch_flatten(x), normal(2, 3, 4)),
+    ("square", lambda m, x: m.square(x), normal(3, 4)),
+    ("abs(x)", lambda m, x: abs(x), away_from_zero(3, 4)),
+    ("cumsum", lambda m, x: m.cumsum(x), normal(3, 4)),
+    ("cumsum(axis=1)", lambda m, x: m.cumsum(x, axis=1), normal(3, 4)),
+    ("x.cumsum(axis=0)", lambda m, x: x.cumsum(axis=0), normal(3, 4)),
+    ("x.min()", lambda m, x: x.min(), normal(3, 4)),
+    ("x.clip(-0.5,0.5)", lambda m, x: x.clip(-0.5, 0.5), normal(3, 4)),
+    ("x.flatten()", lambda m, x: x.flatten(), normal(2, 3, 4)),
+    ("x.squeeze()", lambda m, x: x.squeeze(), normal(3, 1, 4)),
+    ("var(ddof=1)", lambda m, x: m.var(x, axis=0, ddof=1), normal(3, 4)),
+    ("broadcast_to", lambda m, x: m.broadcast_to(x, (2, 3, 4)), normal(3, 1)),
+    ("dot(x,2.5)", lambda m, x: m.dot(x, 2.5), normal(3, 4)),
     ("sigmoid-large", lambda m, x: m.sigmoid(x), numpy.array([-30.0, -8.0, 0.5, 8.0, 30.0])),
     ("relu", lambda m, x: m.relu(x), away_from_zero(3, 4)),
     # inverted dropout with a fixed mask of 0 and 1/(1-p): linear in x, no gradient to the mask
@@ -190,7 +202,7 @@ REDUCTION_AXES = [None, 0, 1, -1, (0, 2), (1, 2)]
 
 
 def _reduction_cases():
-    for name in ("sum", "mean", "max"):
+    for name in ("sum", "mean", "max", "min", "var", "std"):
         for axis in REDUCTION_AXES:
             for keepdims in (False, True):
                 yield pytest.param(
@@ -228,7 +240,10 @@ def _joining_cases():
                     ("concatenate(axis=1)", lambda m, x, y: m.concatenate([y, x, y], axis=1)),
                     ("stack", lambda m, x, y: m.stack([x, y])),
                     ("stack(axis=-1)", lambda m, x, y: m.stack([y, x], axis=-1)),
-                    ("where(x>y,x,y)", lambda m, x, y: m.where(x > y, x, y))]:
+                    ("where(x>y,x,y)", lambda m, x, y: m.where(x > y, x, y)),
+                    ("hstack", lambda m, x, y: m.hstack([x, y * 2])),
+                    ("vstack", lambda m, x, y: m.vstack([x, y[0], y])),
+                    ("outer", lambda m, x, y: m.outer(x[0], y[:, 1]))]:
         yield pytest.param(f, (normal(3, 4), normal(3, 4)), id=name)
 
 GETITEM_CASES = [
@@ -292,7 +307,7 @@ def test_every_differentiable_op_is_checked():
                "sum", "mean", "max", "reshape", "transpose", "getitem", "log_softmax",
                "softmax_cross_entropy", "linear", "dropout", "abs", "sin", "cos", "sinh",
                "cosh", "clip", "_where", "expand_dims", "squeeze", "_concatenate", "norm",
-               "pick"}
+               "pick", "square", "cumsum", "broadcast_to"}
     differentiable = {name for name, value in vars(ops).items()
                       if callable(value) and getattr(value, "__wrapped__", None) is not None}
     differentiable.add("dot")

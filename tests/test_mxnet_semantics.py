@@ -189,3 +189,27 @@ def test_grad_req_add_accumulates_and_null_keeps_no_gradient_as_mxnet():
 def _recorded_square(x):
     with autograd.record():
         return (x * x).sum()
+
+
+def test_more_of_mxnets_np_functions_and_methods():
+    x = np.array([[3.0, 1.0, 2.0], [0.5, 4.0, -1.0]])
+    assert x.min().item() == -1.0 and np.min(x, axis=1).asnumpy().tolist() == [1.0, -1.0]
+    assert x.argmin(axis=1).asnumpy().tolist() == [1, 2] and np.argmin(x).item() == 5
+    assert x.cumsum(axis=1).asnumpy().tolist() == [[3, 4, 6], [0.5, 4.5, 3.5]]
+    assert np.sort(x).asnumpy().tolist()[0] == [1, 2, 3] and np.argsort(x).dtype == numpy.int64
+    assert (x // 2).asnumpy().tolist() == [[1, 0, 1], [0, 2, -1]] and (x % 2).dtype == x.dtype
+    assert x.flatten().shape == (6,) and x.clip(0, 2).max().item() == 2.0
+    assert np.round(np.array([1.26]), 1).dtype == numpy.float32
+    assert np.concatenate([x, x], axis=None).shape == (12,) and np.vstack([x, x]).shape == (4, 3)
+    assert np.dot(x, 2.0).asnumpy().tolist()[0] == [6, 2, 4] and np.size(x) == 6
+    assert abs(x).asnumpy().min() == 0.5 and np.square(x).dtype == numpy.float32
+    assert float(np.std(np.array([1.0, 3.0]))) == 1.0 and x.var(axis=0).shape == (3,)
+    assert x.astype("float32", copy=False) is x and x.astype("float32") is not x
+    assert np.isnan(np.array([numpy.nan, 1.0])).asnumpy().tolist() == [True, False]
+    np.random.seed(0)
+    rows = np.arange(10).reshape(5, 2)
+    np.random.shuffle(rows)  # in place, along the first axis
+    assert sorted(rows[:, 0].asnumpy().tolist()) == [0, 2, 4, 6, 8]
+    assert (rows[:, 1] - rows[:, 0]).asnumpy().tolist() == [1] * 5
+    picks = np.random.choice(5, 3, replace=False)
+    assert picks.dtype == numpy.int64 and len(set(picks.asnumpy().tolist())) == 3

@@ -368,6 +368,54 @@ class Array:
     def argmax(self, axis=None) -> "Array":
         return Array(np.argmax(self.data, axis=axis))
 
+    def argmin(self, axis=None) -> "Array":
+        return Array(np.argmin(self.data, axis=axis))
+
+    # methods MXNet's ndarray has, over the ops in ops.py (imported here: ops imports this)
+    def min(self, axis=None, keepdims=False) -> "Array":
+        from .ops import min as minimum_of
+        return minimum_of(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0) -> "Array":
+        from .ops import var
+        return var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def std(self, axis=None, keepdims=False, ddof=0) -> "Array":
+        from .ops import std
+        return std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def cumsum(self, axis=None, dtype=None) -> "Array":
+        from .ops import cumsum
+        return cumsum(self, axis=axis, dtype=dtype)
+
+    def clip(self, a_min=None, a_max=None) -> "Array":
+        from .ops import clip
+        return clip(self, a_min, a_max)
+
+    def squeeze(self, axis=None) -> "Array":
+        from .ops import squeeze
+        return squeeze(self, axis)
+
+    def flatten(self) -> "Array":
+        return reshape(self, (-1,))
+
+    def __abs__(self):
+        from .ops import abs as absolute
+        return absolute(self)
+
+    # floor division and remainder: integer-valued, no gradient (as the comparisons)
+    def __floordiv__(self, other):
+        return _wrap(np.asarray(np.floor_divide(self.data, _constant(other))))
+
+    def __rfloordiv__(self, other):
+        return _wrap(np.asarray(np.floor_divide(_constant(other), self.data)))
+
+    def __mod__(self, other):
+        return _wrap(np.asarray(np.mod(self.data, _constant(other))))
+
+    def __rmod__(self, other):
+        return _wrap(np.asarray(np.mod(_constant(other), self.data)))
+
     def any(self, axis=None) -> "Array":
         return Array(np.any(self.data, axis=axis))
 
@@ -446,7 +494,11 @@ class Array:
     ndim = property(lambda self: self.data.ndim)
     size = property(lambda self: self.data.size)
 
-    def astype(self, dtype) -> "Array":
+    def astype(self, dtype, copy=True) -> "Array":
+        """A copy in `dtype`; with `copy=False` this array itself when it is in `dtype` already
+        (MXNet's)."""
+        if not copy and self.data.dtype == np.dtype(dtype):
+            return self
         return Array(self.data.astype(dtype), dtype=dtype)
 
     def copy(self) -> "Array":

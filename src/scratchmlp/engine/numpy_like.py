@@ -30,7 +30,48 @@ clip, where, expand_dims, squeeze = _ops.clip, _ops.where, _ops.expand_dims, _op
 concatenate, stack, split = _ops.concatenate, _ops.stack, _ops.split
 dot, matmul, sum, mean, max = _ops.dot, _ops.matmul, _ops.sum, _ops.mean, _ops.max  # noqa: A001
 reshape, transpose = _ops.reshape, _ops.transpose
+min, var, std, square, cumsum = _ops.min, _ops.var, _ops.std, _ops.square, _ops.cumsum  # noqa: A001
+hstack, vstack, broadcast_to, outer = _ops.hstack, _ops.vstack, _ops.broadcast_to, _ops.outer
 true_divide = divide
+amax, amin = max, min
+
+
+def _plain(function):
+    """A NumPy function as one of ours on Arrays, without a gradient (signs, roundings, tests,
+    orderings): the result keeps the dtype NumPy gives it."""
+    @functools.wraps(function)
+    def plain(*args, **kwargs):
+        out = function(*(_as_data(a) if isinstance(a, Array) else a for a in args), **kwargs)
+        return Array(out, dtype=_np.asarray(out).dtype)
+    return plain
+
+
+sign, floor, ceil, round, rint, trunc = map(_plain, (  # noqa: A001
+    _np.sign, _np.floor, _np.ceil, _np.round, _np.rint, _np.trunc))
+isnan, isinf, isfinite, all, any = map(_plain, (  # noqa: A001
+    _np.isnan, _np.isinf, _np.isfinite, _np.all, _np.any))
+logical_and, logical_or, logical_not, logical_xor = map(_plain, (
+    _np.logical_and, _np.logical_or, _np.logical_not, _np.logical_xor))
+equal, not_equal, greater, greater_equal, less, less_equal = map(_plain, (
+    _np.equal, _np.not_equal, _np.greater, _np.greater_equal, _np.less, _np.less_equal))
+sort, argsort, argmin, floor_divide, mod, remainder = map(_plain, (
+    _np.sort, _np.argsort, _np.argmin, _np.floor_divide, _np.mod, _np.remainder))
+
+
+def copy(a) -> Array:
+    return asarray(a).copy()
+
+
+def size(a, axis=None) -> int:
+    return _np.size(_as_data(a), axis)
+
+
+def shape(a) -> tuple:
+    return _np.shape(_as_data(a))
+
+
+def ndim(a) -> int:
+    return _np.ndim(_as_data(a))
 
 
 def _placed(make):
@@ -178,6 +219,22 @@ class _Random:
     @_placed
     def randint(self, low, high=None, size=None, dtype=_np.int64) -> Array:
         return Array(self.generator.integers(low, high, size=size, dtype=dtype))
+
+    def shuffle(self, x) -> None:
+        """Shuffle `x` in place along its first axis (MXNet's and NumPy's)."""
+        data = _as_data(x)
+        data[...] = self.generator.permutation(data)
+
+    def permutation(self, x) -> Array:
+        out = self.generator.permutation(_as_data(x) if isinstance(x, Array) else x)
+        return Array(out, dtype=out.dtype if isinstance(x, int) else _as_data(x).dtype)
+
+    def choice(self, a, size=None, replace=True, p=None) -> Array:
+        """Draws from `a` (an array, or range(a) for a whole number); integers stay int64."""
+        pool = _as_data(a) if isinstance(a, Array) else a
+        out = _np.asarray(self.generator.choice(pool, size=size, replace=replace,
+                                                p=None if p is None else _as_data(p)))
+        return Array(out, dtype=out.dtype)
 
 
 random = _Random()

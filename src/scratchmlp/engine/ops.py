@@ -131,7 +131,19 @@ def _concatenate(*arrays, axis=0):
 
 
 def concatenate(arrays, axis=0):
+    if axis is None:  # NumPy's and MXNet's: the arrays flattened, then joined
+        arrays, axis = [reshape(a, (-1,)) for a in arrays], 0
     return _concatenate(*arrays, axis=axis)
+
+
+def hstack(arrays):
+    """Joined along the columns (the only axis of 1-d arrays), as NumPy's."""
+    return concatenate(arrays, axis=0 if np.ndim(_raw(arrays[0])) == 1 else 1)
+
+
+def vstack(arrays):
+    """Joined as rows (1-d arrays become rows), as NumPy's."""
+    return concatenate([reshape(a, (1, -1)) if np.ndim(_raw(a)) == 1 else a for a in arrays])
 
 
 def stack(arrays, axis=0):
@@ -194,10 +206,59 @@ def pick(a, index, axis=-1, keepdims=False, mode="clip"):
     return (out if keepdims else np.squeeze(out, axis)), (vjp, None)
 
 
+# ---- more reductions and elementwise functions MXNet's np has -------------------------------
+def min(a, axis=None, keepdims=False):  # noqa: A001 - mirrors numpy's name
+    """The minimum, as -max(-a): every tie gets the whole gradient, as with max (MXNet's)."""
+    return negative(max(negative(a), axis=axis, keepdims=keepdims))
+
+
+def var(a, axis=None, keepdims=False, ddof=0):
+    """The variance (divided by n - ddof), from the differentiable mean."""
+    data = np.shape(_raw(a))
+    axes = range(len(data)) if axis is None else np.atleast_1d(axis)
+    count = int(np.prod([data[i] for i in axes]))
+    centred = a - mean(a, axis=axis, keepdims=True)
+    return sum(centred * centred, axis=axis, keepdims=keepdims) / (count - ddof)
+
+
+def std(a, axis=None, keepdims=False, ddof=0):
+    return sqrt(var(a, axis=axis, keepdims=keepdims, ddof=ddof))
+
+
+@op
+def square(a):
+    return np.square(a), (lambda g: 2 * g * a,)
+
+
+@op
+def cumsum(a, axis=None, dtype=None):
+    """Running sums along `axis` (of the flattened array without one); the gradient of each
+    entry is the sum of the incoming gradient over the sums that include it."""
+    def vjp(g):
+        if axis is None:
+            return np.cumsum(g[::-1])[::-1].reshape(np.shape(a))
+        return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+
+    return np.cumsum(a, axis=axis, dtype=dtype), (vjp,)
+
+
+@op
+def broadcast_to(a, shape):
+    """`a` stretched to `shape` by NumPy's broadcasting (backward sums it back)."""
+    return np.array(np.broadcast_to(a, shape)), (lambda g: g,)
+
+
+def outer(a, b):
+    """The outer product of two vectors (flattened first, as NumPy's)."""
+    return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
 # ---- linear algebra (matmul is in array.py, behind `@`) -------------------------------------
 def dot(a, b):
     """np.dot for the cases a network needs: the second operand has at most 2 dimensions."""
-    if np.ndim(b) > 2:
+    if np.ndim(_raw(a)) == 0 or np.ndim(_raw(b)) == 0:  # NumPy's and MXNet's: a product
+        return multiply(a, b)
+    if np.ndim(_raw(b)) > 2:
         raise ScratchMLPError("dot with a second operand of more than 2 dimensions is not "
                               "supported: use matmul")
     return matmul(a, b)
