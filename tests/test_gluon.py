@@ -139,8 +139,8 @@ _CE = gluon.loss.SoftmaxCrossEntropyLoss()
     (lambda: _CE(_LOGITS, ["a", "b", "c", "d"]), "got <U1 values"),
     (lambda: scratchmlp.nn.softmax_cross_entropy(_LOGITS, np.array([5, 0, 0, 0])), "found 5"),
     (lambda: scratchmlp.nn.SoftmaxCrossEntropyLoss()(_LOGITS, [0, 0, 0, -2]), "found -2"),
-    (lambda: _net()(np.zeros((4, 7))), "Dense(5 -> 3): input of shape (4, 7) has 7 values "
-     "per row, the layer takes 5"),
+    (lambda: _net()(np.zeros((4, 7))), "Dense(5 -> 3, Activation(relu)): input of shape (4, 7) "
+     "has 7 values per row, the layer takes 5"),
     (lambda: gluon.nn.Dense(0), "Dense: units must be a whole number 1 or more, got 0"),
     (lambda: gluon.nn.Dense(2.5), "got 2.5"),  # was silently 2
     (lambda: gluon.nn.Dense(3, in_units=-1), "in_units must be a whole number 0 or more"),
@@ -220,3 +220,54 @@ def test_parameter_grad_req_add_and_null_with_the_trainer():
     assert not net[0].weight.grad().asnumpy().any()
     with pytest.raises(ScratchMLPError, match="grad_req must be"):
         net[0].weight.grad_req = "sum"
+
+
+def test_loss_sample_weight_column_labels_huber_and_sigmoid_bce_as_gluon():
+    from gradcheck import assert_grads
+    pred, y = np.array([[0.0, 3.0], [1.0, 1.0]]), np.array([[0.5, 0.0], [1.0, 3.0]])
+    weighted = gluon.loss.L2Loss()(pred, y, np.array([[2.0], [0.0]]))
+    assert weighted.asnumpy().tolist() == [2 * (0.125 + 4.5) / 2, 0.0]
+    ce = gluon.loss.SoftmaxCrossEntropyLoss()
+    logits = np.array([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]])
+    numpy.testing.assert_allclose(ce(logits, np.array([[2], [0]])).asnumpy(),
+                                  ce(logits, np.array([2, 0])).asnumpy())
+    numpy.testing.assert_allclose(ce(logits, np.array([2, 0]), np.array([[0.0], [1.0]])).asnumpy(),
+                                  [0.0, numpy.log(3)], rtol=1e-6)
+    huber = gluon.loss.HuberLoss(rho=1)(pred, y)  # |d| = .5, 3 -> .125, 2.5; 0, 2 -> 0, 1.5
+    numpy.testing.assert_allclose(huber.asnumpy(), [1.3125, 0.75])
+    bce = gluon.loss.SigmoidBinaryCrossEntropyLoss()
+    numpy.testing.assert_allclose(bce(np.array([[0.0, 50.0]]), np.array([[1.0, 1.0]])).asnumpy(),
+                                  [numpy.log(2) / 2], rtol=1e-6)
+    numpy.testing.assert_allclose(
+        gluon.loss.SigmoidBCELoss(from_sigmoid=True)(np.array([[0.5]]), np.array([[1.0]]))
+        .asnumpy(), [numpy.log(2)], rtol=1e-6)
+    rng = numpy.random.default_rng(3)
+    x, target = rng.uniform(-2, 2, (3, 4)), rng.uniform(0, 1, (3, 4))
+    x[numpy.abs(numpy.abs(x - target) - 1) < 0.05] += 0.2  # away from Huber's kink at rho
+    assert_grads(lambda p: gluon.loss.HuberLoss()(p, target), x)
+    assert_grads(lambda p: gluon.loss.SigmoidBinaryCrossEntropyLoss()(p, target), x)
+
+
+def test_dataloader_rollover_and_gluon_reprs_names_and_initializer_names():
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(np.arange(5)), 2, last_batch="rollover")
+    first = [b.asnumpy().tolist() for b in loader]
+    assert first == [[0, 1], [2, 3]] and len(loader) == 3  # 4 rolled over: 1 + 5 rows next
+    assert [b.asnumpy().tolist() for b in loader] == [[4, 0], [1, 2], [3, 4]]
+    net = nn.Sequential()
+    net.add(nn.Dense(4, activation="relu"), nn.Dropout(0.5), nn.Dense(2, in_units=4,
+                                                                   weight_initializer="ones"))
+    assert repr(net) == ("Sequential(\n  (0): Dense(None -> 4, Activation(relu))\n"
+                         "  (1): Dropout(p = 0.5, axes=())\n  (2): Dense(4 -> 2, linear)\n)")
+    assert net[0].name == net[0].prefix[:-1]
+    net.initialize(init.Normal(0.01))
+    assert (net[2].weight.data().asnumpy() == 1).all()  # the layer's own initializer wins
+    with pytest.raises(ScratchMLPError, match="initializer 'gauss'"):
+        nn.Dense(2, in_units=2, weight_initializer="gauss").initialize()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    with autograd.record():
+        out = net(np.ones((1, 3)))
+    out.backward()
+    trainer.step(1)
+    net.collect_params(".*bias").setattr("lr_mult", 2.0)
+    with pytest.raises(ScratchMLPError, match="lr_mult"):
+        trainer.step(1)  # was silently ignored once the trainer had stepped

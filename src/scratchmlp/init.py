@@ -74,3 +74,17 @@ class Xavier(Initializer):
 
 
 Zeros, Ones = Zero, One
+
+_BY_NAME = {"zeros": Zero, "zero": Zero, "ones": One, "one": One, "normal": Normal,
+            "uniform": Uniform, "xavier": Xavier}
+
+
+def create(init):
+    """An initializer from Gluon's ways of naming one: an Initializer, or its registered name
+    ('zeros', 'ones', 'normal', 'uniform', 'xavier'), as `Dense(weight_initializer='zeros')`."""
+    if not isinstance(init, str):
+        return init
+    if init.lower() not in _BY_NAME:
+        from .errors import ScratchMLPError
+        raise ScratchMLPError(f"initializer {init!r} is not one of {sorted(_BY_NAME)}")
+    return _BY_NAME[init.lower()]()

@@ -45,20 +45,30 @@ class DataLoader:
         if not ranges.RANGES["batch_size"].holds(batch_size):  # 2.5 was taken as 2
             raise ScratchMLPError(f"DataLoader: batch_size must be a positive whole number, "
                                   f"got {ranges.shown(batch_size)}")
-        if last_batch not in ("keep", "discard"):
-            raise ScratchMLPError(f"DataLoader: last_batch {last_batch!r} is not keep or discard")
+        if last_batch not in ("keep", "discard", "rollover"):
+            raise ScratchMLPError(f"DataLoader: last_batch {last_batch!r} is not keep, "
+                                  "discard or rollover")
         self.dataset, self.batch_size, self.shuffle = dataset, int(batch_size), shuffle
-        self.last_batch = last_batch
+        self.last_batch, self._rolled = last_batch, np.arange(0)
 
     def __len__(self):
-        n = len(self.dataset)
-        return n // self.batch_size if self.last_batch == "discard" else -(-n // self.batch_size)
+        n = len(self.dataset) + len(self._rolled)
+        whole = self.last_batch != "keep"
+        return n // self.batch_size if whole else -(-n // self.batch_size)
 
     def __iter__(self):
+        """The batches of one pass. As Gluon's, "rollover" keeps a short last batch for the
+        start of the next pass instead of yielding it."""
         n = len(self.dataset)
         order = _random.generator.permutation(n) if self.shuffle else np.arange(n)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield self._batch(order[start:start + self.batch_size])
+        order, self._rolled = np.concatenate([self._rolled, order]), np.arange(0)
+        for start in range(0, len(order), self.batch_size):
+            indices = order[start:start + self.batch_size]
+            if len(indices) < self.batch_size and self.last_batch != "keep":
+                if self.last_batch == "rollover":
+                    self._rolled = indices
+                return
+            yield self._batch(indices)
 
     def _batch(self, indices):
         if hasattr(self.dataset, "take"):

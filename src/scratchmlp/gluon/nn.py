@@ -15,13 +15,18 @@ from ..engine import Array, ops
 from ..engine.array import is_training
 from ..engine.numpy_like import random as _random
 from ..errors import ScratchMLPError
-from ..init import Zero
+from ..init import Zero, create
 from ..npx import ACTIVATIONS as _ACTIVATIONS  # MXNet's act_type names
 from ..nn.dropout import check_rate, keep_mask
 from .parameter import Parameter, ParameterDict
 
 _counters = defaultdict(itertools.count)  # dense0, dense1, ... as Gluon names its blocks
 
+
+
+def _name_of(activation):
+    return activation if isinstance(activation, str) or activation is None else \
+        getattr(activation, "__name__", repr(activation))
 
 
 def _activation(name):
@@ -55,6 +60,18 @@ class Block:
 
     def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):
         self.collect_params().initialize(init, ctx, verbose, force_reinit)
+
+    @property
+    def name(self) -> str:
+        """Gluon 1.x's block name: its prefix without the underscore ('dense0')."""
+        return self.prefix.rstrip("_")
+
+    def __repr__(self):  # Gluon's: the children indented, one per line
+        if not self._children:
+            return f"{type(self).__name__}()"
+        lines = [f"  ({i}): {child!r}".replace("\n", "\n  ")
+                 for i, child in enumerate(self._children)]
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
     def hybridize(self, *args, **kwargs):
         """Gluon compiles the graph here; scratchmlp runs eagerly, so nothing changes."""
@@ -104,12 +121,13 @@ class Dense(Block):
         _check_units("units", units, 1)
         _check_units("in_units", in_units, 0)
         self.units, self.flatten, self.act = int(units), flatten, _activation(activation)
+        self.activation = activation
         self.weight = Parameter(self.prefix + "weight", (self.units, in_units),
                                 weight_initializer, dtype)
         self._params["weight"] = self.weight
         self.bias = None
         if use_bias:
-            bias_init = Zero() if bias_initializer in ("zeros", None) else bias_initializer
+            bias_init = Zero() if bias_initializer is None else create(bias_initializer)
             self.bias = Parameter(self.prefix + "bias", (self.units,), bias_init, dtype)
             self._params["bias"] = self.bias
 
@@ -131,8 +149,10 @@ class Dense(Block):
         out = ops.linear(x, W, self.bias.data(), relu=fused)
         return self.act(out) if self.act and not fused else out
 
-    def __repr__(self):
-        return f"Dense({self.weight.shape[1] or None} -> {self.units})"
+    def __repr__(self):  # Gluon's: Dense(784 -> 256, Activation(relu)) or ..., linear)
+        act = _name_of(self.activation)
+        return (f"Dense({self.weight.shape[1] or None} -> {self.units}, "
+                f"{f'Activation({act})' if act else 'linear'})")
 
 
 class Dropout(Block):
@@ -143,6 +163,9 @@ class Dropout(Block):
         super().__init__(prefix)
         self.rate = check_rate(rate)
 
+    def __repr__(self):
+        return f"Dropout(p = {self.rate}, axes=())"
+
     def forward(self, x):
         if not is_training() or self.rate == 0:
             return x
@@ -151,6 +174,9 @@ class Dropout(Block):
 
 
 class Flatten(Block):
+    def __repr__(self):
+        return "Flatten"
+
     def forward(self, x):
         return x.reshape(np.shape(x)[0], -1)
 
@@ -158,7 +184,10 @@ class Flatten(Block):
 class Activation(Block):
     def __init__(self, activation, prefix=None):
         super().__init__(prefix)
-        self.act = _activation(activation)
+        self.act, self.activation = _activation(activation), activation
+
+    def __repr__(self):
+        return f"Activation({_name_of(self.activation)})"
 
     def forward(self, x):
         return self.act(x)

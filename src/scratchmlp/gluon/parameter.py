@@ -30,10 +30,8 @@ class Parameter:
                           "force_reinit=True to re-initialize.", stacklevel=3)
             return
         init = init or default_init
-        self._deferred = self.init or init
-        if self._deferred is None:
-            from ..init import Uniform
-            self._deferred = Uniform()
+        from ..init import Uniform, create
+        self._deferred = create(self.init or init) or Uniform()
         if 0 not in self.shape:
             self._allocate()
 

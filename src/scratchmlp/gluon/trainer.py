@@ -50,14 +50,17 @@ class Trainer:
         if not ranges.RANGES["lr"].holds(batch_size):  # 0 was a ZeroDivisionError
             raise ScratchMLPError(f"Trainer.step: batch_size must be a positive number (the "
                                   f"gradients are divided by it), got {ranges.shown(batch_size)}")
+        self._check_mults()  # at every step: a change after the first one is not ignored
         if self._optimizer is None:
             self._optimizer = self._build()
         self._optimizer.step(batch_size)
 
-    def _build(self):
+    def _check_mults(self):
         if any(p.wd_mult not in (0, 1) or p.lr_mult != 1 for p in self._params):
             raise ScratchMLPError("Trainer: wd_mult other than 0 or 1, and lr_mult other "
                                   "than 1, are not supported")
+
+    def _build(self):
         stepped = [p for p in self._params if p.grad_req != "null"]  # Gluon skips those
         arrays = [p.data() for p in stepped]
         decays = [p.wd_mult == 1 for p in stepped]
