@@ -213,3 +213,29 @@ def test_more_of_mxnets_np_functions_and_methods():
     assert (rows[:, 1] - rows[:, 0]).asnumpy().tolist() == [1] * 5
     picks = np.random.choice(5, 3, replace=False)
     assert picks.dtype == numpy.int64 and len(set(picks.asnumpy().tolist())) == 3
+
+
+def test_an_mxnet_name_we_lack_is_one_line_and_still_an_attribute_error():
+    from scratchmlp import d2l, gluon
+    from scratchmlp.errors import NotProvided
+    from scratchmlp.gluon import nn
+    for module, name in ((np, "einsum"), (npx, "sequence_mask"), (gluon, "rnn"),
+                         (nn, "Conv2D"), (d2l, "download"), (gluon.loss, "CTCLoss")):
+        with pytest.raises(NotProvided, match=f"{name} is not provided") as refused:
+            getattr(module, name)
+        assert "\n" not in str(refused.value) and isinstance(refused.value, AttributeError)
+    assert not hasattr(np, "einsum") and getattr(npx, "nothing", 3) == 3
+
+
+def test_npx_dropout_trains_only_and_random_seed_repeats_draws():
+    import scratchmlp as mx
+    x = np.ones(1000)
+    assert npx.dropout(x, 0.5) is x  # not training: the identity, as MXNet's
+    with autograd.record():
+        dropped = npx.dropout(x, 0.5)
+    assert set(dropped.asnumpy().tolist()) == {0.0, 2.0}
+    assert 0.4 < float((npx.dropout(x, 0.5, mode="always") == 0).mean()) < 0.6
+    mx.random.seed(7)
+    first = np.random.normal(size=3).asnumpy()
+    npx.random.seed(7)
+    assert (np.random.normal(size=3).asnumpy() == first).all()

@@ -14,8 +14,12 @@ _CONTEXT_NAMES = ("Context", "cpu", "gpu", "num_gpus", "current_context")
 
 
 def __getattr__(name):
-    """`mx.cpu()`, `mx.gpu()` for code written as `import mxnet as mx` (loaded on first use)."""
+    """`mx.cpu()`, `mx.gpu()`, `mx.random.seed()` for code written as `import mxnet as mx`
+    (loaded on first use)."""
     if name in _CONTEXT_NAMES:
         from .engine import context
         return getattr(context, name)
+    if name == "random":  # mx.random.seed(42)
+        from .npx import random
+        return random
     raise AttributeError(f"module 'scratchmlp' has no attribute {name!r}")

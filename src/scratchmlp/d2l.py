@@ -29,7 +29,8 @@ from .train.loop import (  # noqa: F401
 def __getattr__(name):
     if name == "plt":
         return _pyplot()
-    raise AttributeError(f"module 'scratchmlp.d2l' has no attribute {name!r}")
+    from .errors import missing_name
+    raise missing_name("d2l", name)  # one line (errors.NotProvided), not a traceback
 
 
 # ---- d2l 0.17.6's aliases (its d2l/mxnet.py): the book's tensor functions by one name -------
@@ -46,6 +47,7 @@ numpy = lambda x, *args, **kwargs: x.asnumpy(*args, **kwargs)  # noqa: E731
 reshape = lambda x, *args, **kwargs: x.reshape(*args, **kwargs)  # noqa: E731
 to = lambda x, *args, **kwargs: x.as_in_context(*args, **kwargs)  # noqa: E731
 reduce_sum = lambda x, *args, **kwargs: x.sum(*args, **kwargs)  # noqa: E731
+reduce_mean = lambda x, *args, **kwargs: x.mean(*args, **kwargs)  # noqa: E731
 argmax = lambda x, *args, **kwargs: x.argmax(*args, **kwargs)  # noqa: E731
 astype = lambda x, *args, **kwargs: x.astype(*args, **kwargs)  # noqa: E731
 

@@ -24,3 +24,16 @@ def lookup(table: dict, name, what: str):
     except (KeyError, TypeError):
         raise ScratchMLPError(f"unknown {what} {name!r}; "
                               f"choose one of {', '.join(table)}") from None
+
+
+class NotProvided(ScratchMLPError, AttributeError):
+    """An MXNet or d2l name that scratchmlp's MXNet-like modules do not have: one line, and
+    still an AttributeError, so hasattr() and getattr(obj, name, default) keep working."""
+
+
+def missing_name(module: str, name: str) -> AttributeError:
+    """What an MXNet-like module's `__getattr__` raises for a name it lacks."""
+    if name.startswith("__"):  # Python's own probes (__path__, __wrapped__, ...)
+        return AttributeError(f"module {module!r} has no attribute {name!r}")
+    return NotProvided(f"{module}.{name} is not provided: scratchmlp's MXNet-like modules "
+                       "cover what d2l's chapters use (docs/mxnet-to-scratchmlp.md)")

@@ -88,3 +88,8 @@ def create(init):
         from .errors import ScratchMLPError
         raise ScratchMLPError(f"initializer {init!r} is not one of {sorted(_BY_NAME)}")
     return _BY_NAME[init.lower()]()
+
+
+def __getattr__(name):  # an MXNet name we lack: one line (errors.NotProvided), not a traceback
+    from .errors import missing_name
+    raise missing_name("init", name)

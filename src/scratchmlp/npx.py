@@ -59,3 +59,36 @@ def activation(data, act_type="relu"):
         raise _ops.ScratchMLPError(f"activation: act_type {act_type!r} is not one of "
                                    f"{sorted(ACTIVATIONS)}")
     return ACTIVATIONS[act_type](data)
+
+
+def dropout(data, p=0.5, mode="training", axes=None, **unused):
+    """npx.dropout: inverted dropout with probability `p`, applied while training (inside
+    `autograd.record()`) or always with `mode='always'`; otherwise the identity, as MXNet's."""
+    from .engine.array import is_training
+    from .engine.numpy_like import random
+    from .nn.dropout import check_rate, keep_mask
+    rate = check_rate(p)
+    if axes or mode not in ("training", "always"):
+        raise _ops.ScratchMLPError(f"npx.dropout: mode {mode!r} with axes {axes!r} is not "
+                                   "supported (mode 'training' or 'always', no axes)")
+    if rate == 0 or (mode == "training" and not is_training()):
+        return data
+    values = _as_data(data)
+    return _ops.dropout(data, keep_mask(random.generator, values.shape, rate, values.dtype))
+
+
+class _Random:
+    """npx.random.seed (and mx.random.seed): seeds scratchmlp.np.random's one generator."""
+
+    @staticmethod
+    def seed(seed_state, ctx="all", device="all"):
+        from .engine.numpy_like import random
+        random.seed(seed_state)
+
+
+random = _Random()
+
+
+def __getattr__(name):  # an MXNet name we lack: one line (errors.NotProvided), not a traceback
+    from .errors import missing_name
+    raise missing_name("npx", name)

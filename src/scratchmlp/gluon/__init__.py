@@ -8,3 +8,8 @@ A thin layer over scratchmlp's arrays, autograd and optimisers, not a second eng
 from . import data, loss, nn  # noqa: F401
 from .parameter import Parameter, ParameterDict  # noqa: F401
 from .trainer import Trainer  # noqa: F401
+
+
+def __getattr__(name):  # an MXNet name we lack: one line (errors.NotProvided), not a traceback
+    from ..errors import missing_name
+    raise missing_name("gluon", name)
