@@ -239,3 +239,14 @@ def test_npx_dropout_trains_only_and_random_seed_repeats_draws():
     first = np.random.normal(size=3).asnumpy()
     npx.random.seed(7)
     assert (np.random.normal(size=3).asnumpy() == first).all()
+
+
+def test_set_recording_set_training_argmax_keepdims_and_format():
+    assert autograd.set_training(True) is False and autograd.is_training()
+    assert autograd.set_training(False) is True and not autograd.is_training()
+    assert autograd.set_recording(True) is False and autograd.is_recording()
+    assert autograd.set_recording(False) is True and not autograd.is_recording()
+    x = np.array([[1.0, 3.0], [4.0, 2.0]])
+    assert np.argmax(x, axis=1, keepdims=True).shape == (2, 1)
+    assert x.argmin(axis=0, keepdims=True).asnumpy().tolist() == [[0, 1]]
+    assert f"{x.mean():.2f}" == "2.50" and f"{x[0]}" == "[1. 3.]"

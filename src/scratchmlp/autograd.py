@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .engine.array import (  # noqa: F401 - the names MXNet's autograd has
-    Array, is_recording, is_training, pause, predict_mode, record, train_mode,
+    Array, is_recording, is_training, pause, predict_mode, record, set_recording, set_training,
+    train_mode,
 )
 from .errors import ScratchMLPError
 

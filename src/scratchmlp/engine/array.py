@@ -62,6 +62,18 @@ def pause(train_mode: bool = False):
     return _switch(recording=False, training=train_mode)
 
 
+def set_recording(is_recording: bool) -> bool:  # noqa: F811 - MXNet's names
+    """Turn recording on or off; returns the previous state (MXNet's autograd.set_recording)."""
+    previous, _state.recording = globals()["is_recording"](), bool(is_recording)
+    return previous
+
+
+def set_training(train_mode: bool) -> bool:
+    """Turn training mode on or off; returns the previous state (MXNet's)."""
+    previous, _state.training = is_training(), bool(train_mode)
+    return previous
+
+
 def train_mode():
     """Training mode (dropout on) without changing whether ops are recorded."""
     return _switch(training=True)
@@ -365,11 +377,11 @@ class Array:
     def T(self) -> "Array":  # noqa: N802 - NumPy's name
         return transpose(self)
 
-    def argmax(self, axis=None) -> "Array":
-        return Array(np.argmax(self.data, axis=axis))
+    def argmax(self, axis=None, keepdims=False) -> "Array":
+        return Array(np.argmax(self.data, axis=axis, keepdims=keepdims))
 
-    def argmin(self, axis=None) -> "Array":
-        return Array(np.argmin(self.data, axis=axis))
+    def argmin(self, axis=None, keepdims=False) -> "Array":
+        return Array(np.argmin(self.data, axis=axis, keepdims=keepdims))
 
     # methods MXNet's ndarray has, over the ops in ops.py (imported here: ops imports this)
     def min(self, axis=None, keepdims=False) -> "Array":
@@ -455,6 +467,11 @@ class Array:
 
     def __str__(self):  # print(x) shows [1. 1.], as MXNet's
         return str(self.data)
+
+    def __format__(self, spec):  # f"{loss:.3f}" of a one-element array formats its number
+        if spec and self.data.size == 1:
+            return format(self.data.item(), spec)
+        return format(str(self), spec)
 
     def __repr__(self):
         """NumPy's repr, with the dtype shown as MXNet shows it: for every dtype but float32

@@ -54,8 +54,12 @@ logical_and, logical_or, logical_not, logical_xor = map(_plain, (
     _np.logical_and, _np.logical_or, _np.logical_not, _np.logical_xor))
 equal, not_equal, greater, greater_equal, less, less_equal = map(_plain, (
     _np.equal, _np.not_equal, _np.greater, _np.greater_equal, _np.less, _np.less_equal))
-sort, argsort, argmin, floor_divide, mod, remainder = map(_plain, (
+sort, argsort, _argmin, floor_divide, mod, remainder = map(_plain, (
     _np.sort, _np.argsort, _np.argmin, _np.floor_divide, _np.mod, _np.remainder))
+
+
+def argmin(a, axis=None, keepdims=False) -> Array:
+    return _argmin(a, axis=axis, keepdims=keepdims)
 
 
 def copy(a) -> Array:
@@ -176,8 +180,8 @@ def meshgrid(*xi, indexing="xy") -> list:
     return [Array(g, dtype=g.dtype) for g in _np.meshgrid(*map(_as_data, xi), indexing=indexing)]
 
 
-def argmax(a, axis=None) -> Array:
-    return Array(_np.argmax(_as_data(a), axis=axis))
+def argmax(a, axis=None, keepdims=False) -> Array:
+    return Array(_np.argmax(_as_data(a), axis=axis, keepdims=keepdims))
 
 
 class _Linalg:
