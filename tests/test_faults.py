@@ -410,3 +410,40 @@ def test_a_disk_that_fills_mid_run_says_what_is_saved_then_resume_completes(
         assert_same_run(run, reference)
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_lock_removed_while_training_stops_the_writer_before_it_writes(
+        tmp_path, data_dir, reference):
+    """`rm RUN/.lock` (taken for a stale lock) let a second `train --force` lock a new file
+    and write the same folder: it swept the first writer's temp file, which then failed with
+    `cannot write (No such file or directory)` and said its epochs were saved there."""
+    run = tmp_path / "run"
+    process = start_training(run, data_dir, tmp_path)
+    (run / ".lock").unlink()
+    out, err = process.communicate(timeout=120)
+    lines = [line for line in err.splitlines() if ": note:" not in line]
+    assert process.returncode == 2 and len(lines) == 1, err
+    assert lines[0] == (f"scratchmlp: error: {run}: .lock was removed or replaced while this "
+                        "process held it, so another process may be writing the folder; "
+                        "stopped before writing more; leave .lock alone while a run trains; "
+                        f"see what the folder holds with scratchmlp runs {run}")
+    finished = assert_consistent(run)
+    assert 1 <= finished < EPOCHS and leftovers(run) == []
+    resume(run, data_dir, tmp_path)
+    assert_same_run(run, reference)
+
+
+@pytest.mark.slow
+def test_resume_of_a_config_json_edited_mid_run_blames_the_file(capsys, data_dir, monkeypatch):
+    """config.json edited while the run trained (lr 0.5 -> 0.1): the checkpoint disagrees with
+    it, and the advice was `resume it without changing them`, though no flag changed."""
+    monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
+    flags = ["--data-dir", data_dir, "--no-progress"]
+    assert cli(capsys, "train", "--out", "run", "--epochs", 1, "--hidden", 16, *flags)[0] == 0
+    config = Path("run/config.json")
+    config.write_text(config.read_text().replace('"lr": 0.5', '"lr": 0.1'))
+    assert_refused(cli(capsys, "train", "--resume", "run", "--epochs", 2, *flags),
+                   "run: the run was made with other settings (lr 0.5 there, 0.1 here) in "
+                   "checkpoint.npz (against config.json); restore the file, or start again "
+                   "with --force")

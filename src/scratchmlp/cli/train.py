@@ -205,6 +205,8 @@ _FOLDER_ADVICE = {
     "ahead": "give --epochs {done} or more to continue it",
     "inconsistent": "restore the file, or start again with --force",
     "cannot_write": "check its permissions and free space, or choose another --out",
+    "lock_lost": "leave .lock alone while a run trains; see what the folder holds with "
+                 "scratchmlp runs {out}",
 }
 
 

@@ -38,7 +38,7 @@ MAY_CHANGE_ON_RESUME = ("epochs", "threads")  # how long, and on how many cores
 class RunFolderError(ScratchMLPError):
     """A run folder that cannot be used as asked. `kind` names the case for the CLI's advice:
     missing, not_a_folder, holds_files, no_run, in_use, other_settings, ahead, inconsistent,
-    cannot_write."""
+    cannot_write, lock_lost."""
 
     def __init__(self, folder, kind: str, message: str, at=None, **facts):
         self.folder, self.kind, self.facts = Path(folder), kind, facts
@@ -121,6 +121,9 @@ class RunFolder:
                 raise _in_use(self.path, pid) from None
             raise _cannot_write(self.path, e) from None
         self._lock = fd
+        if not self._lock_is_ours():  # removed between our open and our flock
+            self.release()
+            raise _lock_lost(self.path)
         return self
 
     def claim(self):
@@ -229,6 +232,19 @@ class RunFolder:
     def _owned(self):
         if self._lock is None:
             raise RuntimeError(f"{self.path}: write without holding the run folder's lock")
+        if not self._lock_is_ours():
+            raise _lock_lost(self.path)
+
+    def _lock_is_ours(self) -> bool:
+        """RUN/.lock is still the file we locked. One removed while we train (taken for a
+        stale lock) let a second process lock a new one and write the same folder: each
+        swept the other's temp files and mixed two runs' files."""
+        try:
+            st = os.stat(self.path / LOCK_NAME, follow_symlinks=False)
+            mine = os.fstat(self._lock)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
 
     # ---- reading ---------------------------------------------------------------------------
     def read_config(self) -> TrainConfig:
@@ -254,7 +270,8 @@ class RunFolder:
                                      f"metrics.csv holds {finished} finished epochs", at=checkpoint)
             return Start()
         model, made_with, done, state = load_checkpoint(checkpoint, expected=saved)
-        _same_settings(self.path, made_with, saved, "checkpoint.npz (against config.json)")
+        _same_settings(self.path, made_with, saved, "checkpoint.npz (against config.json)",
+                       kind="inconsistent")  # not the user's flags: the folder's own files
         if done > made_with.epochs:
             raise RunFolderError(self.path, "inconsistent", f"claims epoch {done:,} of a "
                                  f"{made_with.epochs}-epoch run", at=checkpoint)
@@ -293,13 +310,14 @@ def curves_title(config) -> str:
     return f"MLP {sizes}, {config.optimizer} lr {config.lr:.3g}"
 
 
-def _same_settings(folder: Path, then: TrainConfig, now: TrainConfig, what: str):
+def _same_settings(folder: Path, then: TrainConfig, now: TrainConfig, what: str,
+                   kind: str = "other_settings"):
     before, after = then.to_dict(), now.to_dict()
     changed = [f"{k} {_short(before.get(k))} there, {_short(after.get(k))} here"
                for k in sorted(set(before) | set(after))
                if k not in MAY_CHANGE_ON_RESUME and before.get(k) != after.get(k)]
     if changed:
-        raise RunFolderError(folder, "other_settings", f"the run was made with other settings "
+        raise RunFolderError(folder, kind, f"the run was made with other settings "
                              f"({'; '.join(changed)}) in {what}", changed=changed)
 
 
@@ -325,6 +343,12 @@ def _in_use(folder: Path, pid) -> RunFolderError:
     who = f"process {pid}" if pid else "another process"
     return RunFolderError(folder, "in_use", f"in use by {who}, which is training it now",
                           pid=pid)
+
+
+def _lock_lost(folder: Path) -> RunFolderError:
+    return RunFolderError(folder, "lock_lost", f"{LOCK_NAME} was removed or replaced while "
+                          "this process held it, so another process may be writing the folder; "
+                          "stopped before writing more")
 
 
 def _cannot_write(folder: Path, error: OSError) -> RunFolderError:
