@@ -179,6 +179,32 @@ def test_a_killed_worker_loses_only_its_running_trial(real_data, tmp_path):
     assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
 
 
+@pytest.mark.slow
+def test_a_rerun_at_once_after_a_kill_retries_the_dead_workers_trial(real_data, tmp_path):
+    """Rerun within the heartbeat's grace period (60 s by default) of a SIGKILL: the killed
+    trial's heartbeat was still fresh, so it counted as running; the rerun ended with exit 0,
+    one trial short, and wrote trials.csv and best.json from the rest. Its worker lived on this
+    machine and is gone, so it is failed and re-queued at once."""
+    out = tmp_path / "sweep"
+    space = {**TINY_SPACE, "units": [32], "optimizer": ["sgd"]}
+    flags = ["--subset", 2000, "--epochs", 15, "--out", out, "--no-prune"]
+    worker = sweep(tmp_path, "--trials", 2, *flags, space=space, stdout=subprocess.PIPE,
+                   stderr=subprocess.STDOUT)
+    try:
+        for line in worker.stdout:
+            if "trial 1 started" in line:
+                break
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait(timeout=60)
+    again = sweep(tmp_path, "--trials", 2, *flags, space=space)  # at once: no sleep
+    trials = load_study(f"sqlite:///{out / 'study.db'}").trials
+    assert trials[1].state == optuna.trial.TrialState.FAIL
+    assert [t.number for t in trials if t.system_attrs.get("failed_trial") == 1] == [2]
+    assert [t.state for t in trials].count(optuna.trial.TrialState.COMPLETE) == 2
+    assert "2 of 2 trials finished" in again.stdout
+
+
 # ---- two workers, one PostgreSQL study ------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.skipif(not POSTGRES, reason="SCRATCHMLP_TEST_POSTGRES is not set: run the tests "

@@ -366,9 +366,64 @@ def claim(study, settings: SweepSettings):
     its slot) and its re-queued copy is the trial handed out."""
     with storage_lock(settings.storage_url()):
         optuna.storages.fail_stale_trials(study)
+        _fail_trials_of_dead_workers(study)
         if len(study.get_trials(deepcopy=False, states=OCCUPIED)) >= settings.trials:
             return None
-        return study.ask()
+        trial = study.ask()
+        study._storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, _this_worker())
+        return trial
+
+
+WORKER_ATTR = "scratchmlp_worker"  # where a running trial's worker lives: machine and PID
+
+
+def _this_worker() -> dict:
+    import socket
+    return {"host": socket.gethostname(), "boot": _boot_id(), "pid": os.getpid()}
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _fail_trials_of_dead_workers(study):
+    """A RUNNING trial whose worker ran on this machine, since its last boot, and is gone
+    (a SIGKILL, an out-of-memory kill) is failed and re-queued now, as a stale heartbeat would
+    have it two heartbeats later: a sweep rerun at once counted it as running, ended with
+    exit 0 and one trial short, and wrote its report from the rest."""
+    me = _this_worker()
+    dead = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.system_attrs.get(WORKER_ATTR)
+        if not isinstance(worker, dict) or worker.get("pid") == me["pid"] or \
+                (worker.get("host"), worker.get("boot")) != (me["host"], me["boot"]) or \
+                not isinstance(worker.get("pid"), int) or _alive(worker["pid"]):
+            continue
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            if study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+                dead.append(trial._trial_id)
+    storage = study._storage
+    retry = (storage.get_heartbeat_stale_trial_callback()
+             if hasattr(storage, "get_heartbeat_stale_trial_callback")
+             else storage.get_failed_trial_callback())
+    for trial_id in dead if retry is not None else ():
+        retry(study, storage.get_trial(trial_id))
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # not a process of its own: leave it to the heartbeat
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or not a PID we can ask about: assume alive
+    return True
 
 
 @contextlib.contextmanager
