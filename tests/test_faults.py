@@ -447,3 +447,32 @@ def test_resume_of_a_config_json_edited_mid_run_blames_the_file(capsys, data_dir
                    "run: the run was made with other settings (lr 0.5 there, 0.1 here) in "
                    "checkpoint.npz (against config.json); restore the file, or start again "
                    "with --force")
+
+
+@pytest.mark.slow
+def test_explore_on_a_disk_that_fills_says_what_is_saved_and_a_rerun_completes(
+        tmp_path, data_dir):
+    """A 140 KiB disk holds the point's epoch 1 but not epoch 2's model beside it; the line
+    said only `cannot write`. Once space is back, the same command ends as a run never
+    interrupted (the point's weights bit-identical)."""
+    env = subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0")
+
+    def explore(out):
+        return subprocess.run(scratchmlp_command(
+            "explore", "hidden", "--widths", 16, "--epochs", 3, "--batch-size", 64,
+            "--validation", 100, "--data-dir", data_dir, "--no-progress", "--out", out),
+            env=env, capture_output=True, text=True, timeout=120)
+    assert explore(tmp_path / "reference").returncode == 0
+    disk = mount_tmpfs(tmp_path / "disk", "140k")
+    try:
+        done = explore(disk / "ex")
+        lines = [line for line in done.stderr.splitlines() if ": note:" not in line]
+        assert done.returncode == 2 and len(lines) == 1, done.stderr
+        assert lines[0].endswith("has free space; 1 finished epoch(s) of the point saved; run "
+                                 "the same command again to continue"), lines[0]
+        subprocess.run(["mount", "-o", "remount,size=2m", str(disk)], check=True)
+        assert explore(disk / "ex").returncode == 0
+        point = Path("points/hidden-16/model.npz")
+        assert (disk / "ex" / point).read_bytes() == (tmp_path / "reference" / point).read_bytes()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

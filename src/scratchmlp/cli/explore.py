@@ -250,6 +250,12 @@ def _point_advice():
         e.args = (f"interrupted: {e.epochs_done} finished epoch(s) of the point saved; run the "
                   "same command again to continue",)
         raise
+    except ScratchMLPError as e:
+        if getattr(e, "folder", None) is None:  # refused before the point began training
+            raise
+        # a write failed once the point trained (a full disk): what finished is saved
+        raise ScratchMLPError(f"{e}; {e.epochs_done} finished epoch(s) of the point saved; "
+                              "run the same command again to continue") from None
 
 
 AXES = {"hidden": ("num_hiddens (one hidden layer)", "log2"),
