@@ -339,6 +339,45 @@ def test_a_damaged_cache_is_decoded_again_with_a_note(tmp_path, official_tiny, c
     assert capsys.readouterr().err == ""
 
 
+KILLED_WHILE_CACHING = """
+import hashlib, os, signal, sys
+sys.path.insert(0, {tests!r})
+from reliability_data import NAMES, tiny_arrays
+from scratchmlp import files
+from scratchmlp.data import fashion_mnist, idx
+arrays = tiny_arrays()
+fashion_mnist.FILES = {{n: hashlib.sha256(idx.encode(arrays[n])).hexdigest() for n in NAMES}}
+def dying(path, data):  # SIGKILL halfway through writing the first cached array
+    with files.atomic_open(path) as f:
+        f.write(data[:len(data) // 2])
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+fashion_mnist.atomic_write_bytes = dying
+fashion_mnist.load(sys.argv[1])
+"""
+
+
+@pytest.mark.slow  # a subprocess
+def test_a_cache_write_killed_midway_leaves_no_temp_file_for_good(tmp_path, official_tiny):
+    """Each SIGKILL while the cache was written left a .NAME.npy.RANDOM.tmp (up to 47 MB of
+    the real set) in the cache folder for good; the next cache write sweeps them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    from reliability_data import subprocess_env
+    data, arrays = official_tiny
+    script = KILLED_WHILE_CACHING.format(tests=str(Path(__file__).parent))
+    done = subprocess.run([sys.executable, "-c", script, str(data)], timeout=60,
+                          env=subprocess_env(tmp_path), capture_output=True, text=True)
+    assert done.returncode == -9, done.stderr
+    decoded = cached(tmp_path, NAMES[0]).parent
+    assert [p.name for p in decoded.iterdir() if p.name.endswith(".tmp")] != []
+    again = load(data)
+    np.testing.assert_array_equal(again.train_images, arrays[NAMES[0]])
+    assert sorted(p.name for p in decoded.iterdir()) == sorted(
+        [f"{name}.npy" for name in NAMES] + ["stamp.json"])
+
+
 def test_a_cache_file_that_is_a_fifo_does_not_block(tmp_path, official_tiny, capsys):
     data, arrays = official_tiny
     load(data)

@@ -16,6 +16,7 @@ the official checksums is skipped, and such data never enters the decoded cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -326,11 +327,23 @@ def _npy_header(f, name: str):
 def _save_cache(decoded: Path, arrays: dict, stamp: dict):
     try:
         decoded.mkdir(parents=True, exist_ok=True)
+        _sweep_temp_files(decoded)
         for name, array in arrays.items():
             atomic_write_bytes(decoded / f"{name}.npy", _npy_bytes(array))
         atomic_write_bytes(decoded / "stamp.json", json.dumps(stamp).encode())
     except (OSError, ScratchMLPError):
         pass  # a cache we cannot write only costs time on the next run
+
+
+def _sweep_temp_files(decoded: Path):
+    """Remove the temp files of cache writes that never finished: a command killed while it
+    wrote the cache left a .NAME.npy.RANDOM.tmp of up to 47 MB there for good, one more each
+    time. A write under way in another process then fails and is skipped, as any cache write
+    that fails is: it only costs that process's next load the decoding."""
+    for path in decoded.iterdir():
+        if path.name.startswith(".") and path.name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
