@@ -250,3 +250,18 @@ def test_set_recording_set_training_argmax_keepdims_and_format():
     assert np.argmax(x, axis=1, keepdims=True).shape == (2, 1)
     assert x.argmin(axis=0, keepdims=True).asnumpy().tolist() == [[0, 1]]
     assert f"{x.mean():.2f}" == "2.50" and f"{x[0]}" == "[1. 3.]"
+
+
+def test_a_list_of_axes_and_multinomial_as_in_the_books_preliminaries():
+    A = np.arange(20).reshape(5, 4)  # linear-algebra.md: A.sum(axis=[0, 1]) is A.sum()
+    assert A.sum(axis=[0, 1]).item() == 190 and A.mean(axis=[0, 1]).item() == 9.5
+    assert A.max(axis=[0, 1]).item() == 19 and A.min(axis=[0, 1]).item() == 0
+    A.attach_grad()
+    with autograd.record():
+        y = A.sum(axis=[0, 1])
+    y.backward()
+    assert A.grad.asnumpy().sum() == 20
+    np.random.seed(0)
+    counts = np.random.multinomial(10, [1.0 / 6] * 6, size=500)  # probability.md's dice
+    assert counts.shape == (500, 6) and counts.dtype == numpy.int64
+    assert counts.astype(np.float32).cumsum(axis=0)[-1].sum().item() == 5000

@@ -625,15 +625,21 @@ def _expand(g, shape, axis, keepdims):
     return np.broadcast_to(g, shape)
 
 
+def _axes(axis):
+    """A list of axes as NumPy takes it, a tuple (MXNet takes `A.sum(axis=[0, 1])`)."""
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
 @op
 def sum(a, axis=None, keepdims=False, dtype=None):  # noqa: A001 - mirrors numpy's name
+    axis = _axes(axis)
     return np.sum(a, axis=axis, keepdims=keepdims, dtype=dtype), (
         lambda g: _expand(g, np.shape(a), axis, keepdims),)
 
 
 @op
 def mean(a, axis=None, keepdims=False, dtype=None):
-    shape = np.shape(a)
+    axis, shape = _axes(axis), np.shape(a)
     axes = range(len(shape)) if axis is None else np.atleast_1d(axis)
     count = int(np.prod([shape[i] for i in axes]))
     if dtype is None and np.asarray(a).dtype.kind in "biu":  # MXNet: float32, NumPy: float64
@@ -644,6 +650,7 @@ def mean(a, axis=None, keepdims=False, dtype=None):
 
 @op
 def max(a, axis=None, keepdims=False):  # noqa: A001 - mirrors numpy's name
+    axis = _axes(axis)
     top = np.max(a, axis=axis, keepdims=True)
 
     def vjp(g):  # every tie gets the whole gradient, as MXNet's (a mask of a == max)

@@ -224,6 +224,12 @@ class _Random:
     def randint(self, low, high=None, size=None, dtype=_np.int64) -> Array:
         return Array(self.generator.integers(low, high, size=size, dtype=dtype))
 
+    def multinomial(self, n, pvals, size=None) -> Array:
+        """Counts of `n` draws over the outcomes `pvals` (int64), as MXNet's (d2l's dice)."""
+        out = self.generator.multinomial(n, _as_data(pvals) if isinstance(pvals, Array)
+                                         else pvals, size=size)
+        return Array(out, dtype=out.dtype)
+
     def shuffle(self, x) -> None:
         """Shuffle `x` in place along its first axis (MXNet's and NumPy's)."""
         data = _as_data(x)

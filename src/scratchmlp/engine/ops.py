@@ -214,7 +214,7 @@ def min(a, axis=None, keepdims=False):  # noqa: A001 - mirrors numpy's name
 
 def var(a, axis=None, keepdims=False, ddof=0):
     """The variance (divided by n - ddof), from the differentiable mean."""
-    data = np.shape(_raw(a))
+    data, axis = np.shape(_raw(a)), tuple(axis) if isinstance(axis, list) else axis
     axes = range(len(data)) if axis is None else np.atleast_1d(axis)
     count = int(np.prod([data[i] for i in axes]))
     centred = a - mean(a, axis=axis, keepdims=True)
