@@ -150,12 +150,13 @@ def _unwrap(inputs, kinds: str = "f") -> list:
     """The ndarrays behind the inputs. A NumPy constant of one of `kinds` takes the Arrays' float
     dtype, as a Python float does (and as MXNet casts scalars): float32 * np.float64(0.5) and
     float32 * np.arange(3) stay float32."""
-    raw = [x.data if isinstance(x, Array) else
-           np.asarray(x) if kinds != "f" and isinstance(x, (list, tuple)) else x
-           for x in inputs]
-    for x, r in zip(inputs, raw):
-        if isinstance(r, (np.ndarray, np.generic)) and r.dtype.kind in kinds and (
-                x is r or kinds != "f"):
+    raw = [x.data if isinstance(x, Array) else x for x in inputs]
+    for x, r in zip(inputs, raw):  # the common case, float Arrays and Python numbers: no cast
+        if x is not r:
+            if kinds != "f" and r.dtype.kind in "iub":  # an integer Array in arithmetic
+                return _cast_constants(inputs, raw, kinds)
+        elif (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in kinds
+              or kinds != "f" and isinstance(x, (list, tuple))):
             return _cast_constants(inputs, raw, kinds)
     return raw
 
@@ -164,6 +165,7 @@ def _cast_constants(inputs, raw, kinds: str) -> list:
     """Cast to the Arrays' float dtype. For arithmetic, an integer or boolean Array beside a
     float one is cast too: MXNet's promotion rule "if only one of the inputs is floating, the
     result is that type" (int32 array * float32 array is float32; NumPy makes it float64)."""
+    raw = [np.asarray(r) if isinstance(r, (list, tuple)) else r for r in raw]  # a list operand
     floats = [x.data.dtype for x in inputs if isinstance(x, Array) and x.data.dtype.kind == "f"]
     if floats:
         target = floats[0] if len(floats) == 1 else np.result_type(*floats)
