@@ -271,3 +271,20 @@ def test_dataloader_rollover_and_gluon_reprs_names_and_initializer_names():
     net.collect_params(".*bias").setattr("lr_mult", 2.0)
     with pytest.raises(ScratchMLPError, match="lr_mult"):
         trainer.step(1)  # was silently ignored once the trainer had stepped
+
+
+def test_parameter_reprs_and_set_data_of_another_shape_as_gluon():
+    net = nn.Sequential()
+    net.add(nn.Dense(3))
+    net.initialize()
+    weight = net[0].weight
+    assert repr(weight) == f"Parameter {weight.name} (shape=(3, -1), dtype=float32)"
+    net(np.ones((2, 4)))
+    assert repr(net.collect_params()) == (f"(\n  Parameter {weight.name} (shape=(3, 4), "
+                                          f"dtype=float32)\n  Parameter {net[0].bias.name} "
+                                          "(shape=(3,), dtype=float32)\n)")
+    weight.set_data(np.ones((3, 4)))
+    assert (weight.data().asnumpy() == 1).all()
+    with pytest.raises(ScratchMLPError, match=r"has shape \(3, 4\); set_data got values of shape "
+                                              r"\(4,\)"):
+        weight.set_data(np.zeros(4))  # NumPy would have broadcast it into every row

@@ -82,14 +82,21 @@ class Parameter:
         return [self.grad()]
 
     def set_data(self, data):
+        """New values of the parameter's shape (Gluon refuses another shape; NumPy would
+        broadcast a row into every row)."""
+        shape = np.shape(data.data if isinstance(data, Array) else data)
+        if shape != self.data().shape:
+            raise ScratchMLPError(f"parameter {self.name} has shape {self.shape}; set_data got "
+                                  f"values of shape {shape}")
         self.data()[:] = data
 
     def zero_grad(self):
         if self.data().grad is not None:  # grad_req "null" keeps none
             self.data().grad[:] = 0
 
-    def __repr__(self):
-        return f"Parameter {self.name} (shape={self.shape}, dtype={self.dtype})"
+    def __repr__(self):  # Gluon's, with -1 for a size known only after the first batch
+        shape = tuple(-1 if n == 0 else n for n in self.shape)
+        return f"Parameter {self.name} (shape={shape}, dtype={self.dtype})"
 
 
 class ParameterDict(dict):
@@ -107,6 +114,9 @@ class ParameterDict(dict):
     def zero_grad(self):
         for param in self.values():
             param.zero_grad()
+
+    def __repr__(self):  # Gluon's: one parameter per line
+        return "(\n" + "".join(f"  {param!r}\n" for param in self.values()) + ")"
 
     def select(self, pattern) -> "ParameterDict":
         """The parameters whose names match the regular expression `pattern` (from the start)."""
