@@ -111,6 +111,14 @@ def subprocess_env(tmp_path, **extra) -> dict:
     return env
 
 
+def terminal_signals():
+    """For Popen(preexec_fn=...): the child gets SIGINT as a terminal gives it. A suite started
+    by a script's `make test &` hands its children SIGINT ignored, and the commands keep an
+    ignored Ctrl-C ignored, as `nohup` asks."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def scratchmlp_command(*argv) -> list:
     return [sys.executable, "-m", "scratchmlp", *map(str, argv)]
 

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from reliability_data import (  # noqa: F401  (isolated is an autouse fixture)
-    isolated, scratchmlp_command, subprocess_env, write_dataset,
+    isolated, scratchmlp_command, subprocess_env, terminal_signals, write_dataset,
 )
 
 pytestmark = pytest.mark.slow  # every case is a subprocess: `make test`, not `make test-fast`
@@ -340,7 +340,7 @@ sys.exit(main(sys.argv[1:]))
 def test_sigterm_message_fits_the_command(argv, advice, signum, place):
     process = subprocess.Popen([sys.executable, "-c", SLOW_LOAD, *argv], cwd=place,
                                env=env_for(place), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, preexec_fn=terminal_signals)
     line = None
     while line not in ("loading\n", ""):  # export first writes its file, then loads the data
         line = process.stdout.readline()

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from reliability_data import (  # noqa: F401  (isolated is an autouse fixture)
-    assert_refused, cli, isolated, scratchmlp_command, subprocess_env, weights, write_dataset,
+    assert_refused, cli, isolated, scratchmlp_command, subprocess_env, terminal_signals, weights,
+    write_dataset,
 )
 from scratchmlp import files
 from scratchmlp.errors import ScratchMLPError
@@ -171,7 +172,7 @@ def start_training(run, data_dir, tmp_path) -> subprocess.Popen:
         [sys.executable, "-c", SLOWED_CLI, "train", "--data-dir", str(data_dir), "--out",
          str(run), *map(str, TRAIN_FLAGS)],
         env=subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=terminal_signals)
     seen = []
     for line in process.stdout:
         seen.append(line)
@@ -332,7 +333,16 @@ def test_sigterm_while_the_data_loads_is_one_line_and_writes_nothing(tmp_path, d
     assert not run.exists()
 
 
-def test_a_second_ctrl_c_stops_at_once(capsys, data_dir, monkeypatch):
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT as Python sets it up in a terminal, whatever the suite was started with (a
+    `make test &` from a script starts it with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_second_ctrl_c_stops_at_once(capsys, data_dir, monkeypatch, ctrl_c_raises):
     """The first Ctrl-C asks for a stop after the step; a second one does not wait."""
     from scratchmlp import runs as run_module
     monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
@@ -370,7 +380,7 @@ def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, data_dir):
     done = subprocess.run([sys.executable, "-c", STARTUP_CTRL_C_CLI, "train", "--data-dir",
                            str(data_dir), "--out", str(run), *map(str, TRAIN_FLAGS)],
                           env=subprocess_env(tmp_path), capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, preexec_fn=terminal_signals)
     assert done.returncode == 130, done.stderr
     assert done.stderr == "scratchmlp: interrupted\n"
     assert not run.exists()
@@ -476,3 +486,21 @@ def test_explore_on_a_disk_that_fills_says_what_is_saved_and_a_rerun_completes(
         assert (disk / "ex" / point).read_bytes() == (tmp_path / "reference" / point).read_bytes()
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_ctrl_c_ignored_at_the_start_stays_ignored():
+    """Under `nohup` or a script's `command &` SIGINT starts ignored: the command keeps it so
+    (and SIGTERM, not ignored, still asks for a stop)."""
+    from scratchmlp.cli.common import StopFlag
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with StopFlag() as stop:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGINT)
+            assert not stop()
+            signal.raise_signal(signal.SIGTERM)
+            assert stop()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

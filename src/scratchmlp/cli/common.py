@@ -151,7 +151,10 @@ class StopFlag:
 
     def __enter__(self):
         import signal
-        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        # A signal ignored when we started stays ignored: `nohup` and a script's `command &`
+        # ignore SIGINT so that a Ctrl-C meant for the terminal does not stop that job.
+        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)
+                          if signal.getsignal(s) is not signal.SIG_IGN}
         return self
 
     def _handle(self, signum, frame):
