@@ -207,6 +207,12 @@ class RunFolder:
         """A new run's files before its first epoch: config, empty metrics, initial weights."""
         self.write_config(config)
         write_metrics(self.path / "metrics.csv", [])
+        self.write_model(config, model)
+
+    def write_model(self, config: TrainConfig, model):
+        """model.npz; on resume, the checkpoint's weights: a model.npz deleted or swapped with
+        another run's stayed so in a finished run that --resume had nothing to train for."""
+        self._owned()
         save_model(self.path / "model.npz", model, config)
 
     def save_epoch(self, config: TrainConfig, rows: list, model, optimizer_state: dict):
