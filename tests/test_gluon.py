@@ -288,3 +288,35 @@ def test_parameter_reprs_and_set_data_of_another_shape_as_gluon():
     with pytest.raises(ScratchMLPError, match=r"has shape \(3, 4\); set_data got values of shape "
                                               r"\(4,\)"):
         weight.set_data(np.zeros(4))  # NumPy would have broadcast it into every row
+
+
+@pytest.mark.parametrize("optimizer, settings", [("sgd", {}), ("sgd", {"momentum": 0.9}),
+                                                 ("adam", {})])
+def test_a_stale_gradient_is_refused_or_skipped_as_gluon(optimizer, settings):
+    from scratchmlp.gluon.trainer import StaleGradient
+    used, unused = nn.Dense(1, in_units=2), nn.Dense(1, in_units=2)
+    used.initialize(init.Constant(1.0))
+    unused.initialize(init.Constant(1.0))
+    params = {**used.collect_params(), **unused.collect_params()}
+    trainer = gluon.Trainer(params, optimizer, {"learning_rate": 0.1, **settings})
+    with pytest.raises(StaleGradient, match=f"parameter {unused.weight.name} has not been "
+                                            "updated by backward"):
+        _backward(used)
+        trainer.step(1)  # the unused layer never had a backward(): Gluon raises
+    trainer.step(1, ignore_stale_grad=True)  # the backward above is still fresh
+    assert (unused.weight.data().asnumpy() == 1).all()  # skipped
+    moved = used.weight.data().asnumpy().copy()
+    assert (moved != 1).all()
+    with pytest.raises(UserWarning):  # a second step without backward() in between
+        trainer.step(1)
+    trainer.step(1, ignore_stale_grad=True)  # everything stale: nothing moves
+    assert (used.weight.data().asnumpy() == moved).all()
+    _backward(used)
+    trainer.step(1, ignore_stale_grad=True)
+    assert (used.weight.data().asnumpy() != moved).all()
+
+
+def _backward(layer):
+    with autograd.record():
+        out = layer(np.ones((1, 2))).sum()
+    out.backward()

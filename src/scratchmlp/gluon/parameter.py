@@ -18,7 +18,7 @@ class Parameter:
     def __init__(self, name: str, shape=(), init=None, dtype=np.float32):
         self.name, self.shape, self.init, self.dtype = name, tuple(shape), init, np.dtype(dtype)
         self.wd_mult, self.lr_mult, self._grad_req = 1.0, 1.0, "write"
-        self._array, self._deferred = None, None
+        self._array, self._deferred, self._stepped_grad = None, None, None
 
     def initialize(self, init=None, ctx=None, default_init=None, force_reinit=False):
         """Gluon's order: the parameter's own initializer, else `init`, else `default_init`
@@ -55,10 +55,14 @@ class Parameter:
         self._grad_req = req
         if self._array is not None:
             self._array.attach_grad(req)
+            self._stepped_grad = id(self._array.grad.data) if req != "null" else None
 
     def _allocate(self):
         self._array = Array(self._deferred(self.shape, self.dtype.type), dtype=self.dtype)
         self._array.attach_grad(self._grad_req)
+        # the gradient buffer the last Trainer.step used (here: none yet); backward() puts a new
+        # one in place, so the same buffer at the next step means no backward() since
+        self._stepped_grad = id(self._array.grad.data) if self._array.grad is not None else None
         self._deferred = None
 
     def data(self, ctx=None) -> Array:

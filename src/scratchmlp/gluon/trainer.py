@@ -53,7 +53,29 @@ class Trainer:
         self._check_mults()  # at every step: a change after the first one is not ignored
         if self._optimizer is None:
             self._optimizer = self._build()
+        stale = [i for i, p in enumerate(self._stepped) if _is_stale(p)]
+        if stale and not ignore_stale_grad:
+            raise StaleGradient(f"Trainer.step: the gradient of parameter "
+                                f"{self._stepped[stale[0]].name} has not been updated by "
+                                "backward() since the last step; step(batch_size, "
+                                "ignore_stale_grad=True) skips such parameters")
+        self._step_skipping(batch_size, stale)
+        for p in self._stepped:
+            p._stepped_grad = id(p.data().grad.data)
+
+    def _step_skipping(self, batch_size, stale):
+        """One optimiser step that leaves the `stale` parameters, and their optimiser state,
+        as they were: Gluon skips them."""
+        if not stale:
+            return self._optimizer.step(batch_size)
+        saved = {i: self._stepped[i].data().data.copy() for i in stale}
+        state = {k: v.copy() for k, v in self._optimizer.state_dict().items()
+                 if k.rpartition(".")[2].isdigit() and int(k.rpartition(".")[2]) in saved}
         self._optimizer.step(batch_size)
+        for i, values in saved.items():
+            self._stepped[i].data().data[...] = values
+        for key, values in state.items():
+            self._optimizer.state_dict()[key][...] = values
 
     def _check_mults(self):
         if any(p.wd_mult not in (0, 1) or p.lr_mult != 1 for p in self._params):
@@ -61,13 +83,23 @@ class Trainer:
                                   "than 1, are not supported")
 
     def _build(self):
-        stepped = [p for p in self._params if p.grad_req != "null"]  # Gluon skips those
-        arrays = [p.data() for p in stepped]
+        self._stepped = stepped = [p for p in self._params if p.grad_req != "null"]
+        arrays = [p.data() for p in stepped]  # grad_req "null": Gluon skips those
         decays = [p.wd_mult == 1 for p in stepped]
         kwargs = dict(self._kwargs)
         if self._kind is not optim.Momentum:
             kwargs.pop("momentum", None)
         return self._kind(arrays, decay=decays, **kwargs)
+
+
+class StaleGradient(ScratchMLPError, UserWarning):
+    """Trainer.step found a gradient no backward() wrote since the last step (Gluon raises a
+    UserWarning there; this is both)."""
+
+
+def _is_stale(param) -> bool:
+    grad = param.data().grad
+    return grad is not None and id(grad.data) == param._stepped_grad
 
 
 def _checked_lr(lr):
