@@ -265,3 +265,11 @@ def test_a_list_of_axes_and_multinomial_as_in_the_books_preliminaries():
     counts = np.random.multinomial(10, [1.0 / 6] * 6, size=500)  # probability.md's dice
     assert counts.shape == (500, 6) and counts.dtype == numpy.int64
     assert counts.astype(np.float32).cumsum(axis=0)[-1].sum().item() == 5000
+
+
+def test_one_hot_of_an_index_outside_the_depth_is_a_row_of_off_values_as_mxnet():
+    """MXNet's one_hot kernel sets on_value only where 0 <= index < depth."""
+    rows = npx.one_hot(np.array([1, -1, 3, 2.7]), 3)
+    assert rows.asnumpy().tolist() == [[0, 1, 0], [0, 0, 0], [0, 0, 0], [0, 0, 1]]
+    grid = npx.one_hot(np.array([[1, 0], [2, 5]]), 3, on_value=8, off_value=1, dtype="int32")
+    assert grid.dtype == numpy.int32 and grid.asnumpy()[1].tolist() == [[1, 1, 8], [1, 1, 1]]

@@ -23,10 +23,14 @@ def softmax(x, axis=-1):
 
 
 def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype=None):
-    """Rows of `depth` values: `on_value` at each index, `off_value` elsewhere (float32)."""
+    """Rows of `depth` values: `on_value` at each index, `off_value` elsewhere (float32).
+
+    As MXNet's kernel: a float index is cut to a whole number, and an index outside
+    0..depth-1 (e.g. -1) gives a row of `off_value` (it wrapped, or raised IndexError)."""
     index = _np.asarray(_as_data(indices)).astype(_np.intp)
     out = _np.full(index.shape + (depth,), off_value, dtype=dtype or _default_dtype())
-    _np.put_along_axis(out, index[..., None], on_value, axis=-1)
+    inside = (index >= 0) & (index < depth)
+    out[inside, index[inside]] = on_value
     return _Array(out, dtype=out.dtype)
 
 
