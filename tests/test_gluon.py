@@ -320,3 +320,89 @@ def _backward(layer):
     with autograd.record():
         out = layer(np.ones((1, 2))).sum()
     out.backward()
+
+
+def test_custom_blocks_as_in_d2l_model_construction():
+    """Gluon 1.x: attributes register children and parameters, `_children` is an ordered dict,
+    `params.get(name, shape=...)` and `params.get_constant` make parameters."""
+    class MLP(nn.Block):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = nn.Dense(16, activation="relu")
+            self.output = nn.Dense(3)
+
+        def forward(self, X):
+            return self.output(self.hidden(X))
+
+    class MySequential(nn.Block):
+        def add(self, block):
+            self._children[block.name] = block
+
+        def forward(self, X):
+            for block in self._children.values():
+                X = block(X)
+            return X
+
+    class MyDense(nn.Block):
+        def __init__(self, units, in_units, **kwargs):
+            super().__init__(**kwargs)
+            self.weight = self.params.get("weight", shape=(in_units, units))
+            self.bias = self.params.get("bias", shape=(units,))
+            self.fixed = self.params.get_constant("fixed", np.ones((units,)))
+
+        def forward(self, x):
+            return np.dot(x, self.weight.data()) + self.bias.data() + self.fixed.data()
+
+    X = np.random.uniform(size=(2, 5))
+    mlp = MLP()
+    mlp.initialize()
+    assert mlp(X).shape == (2, 3) and len(mlp.collect_params()) == 4
+    assert repr(mlp).startswith("MLP(\n  (hidden): Dense(5 -> 16, Activation(relu))")
+    seq = MySequential()
+    seq.add(nn.Dense(4, activation="relu"))
+    seq.add(MyDense(2, in_units=4))
+    seq.initialize(init.Constant(0.5))
+    assert seq(X).shape == (2, 2) and len(seq.collect_params()) == 5
+    mine = list(seq._children.values())[1]
+    assert list(mine.params) == [mine.prefix + n for n in ("weight", "bias", "fixed")]
+    trainer = gluon.Trainer(seq.collect_params(), "sgd", {"learning_rate": 0.1})
+    with autograd.record():
+        out = seq(X).sum()
+    out.backward()
+    trainer.step(2)
+    assert (mine.fixed.data().asnumpy() == 1).all() and (mine.weight.data().asnumpy() != 0.5).all()
+
+
+def test_parameters_section_initializers_precedence_custom_init_and_shared_params(capsys):
+    """d2l's parameters section: an init given to param.initialize wins over the layer's own,
+    net.initialize's applies where the layer has none, MyInit's _init_weight fills in place,
+    and Dense(params=shared.params) shares the parameters."""
+    net = nn.Sequential()
+    net.add(nn.Dense(8, activation="relu"), nn.Dense(1))
+    net.initialize()
+    net(np.random.uniform(size=(2, 4)))
+    net.initialize(init=init.Constant(1), force_reinit=True)
+    assert (net[0].weight.data().asnumpy() == 1).all() and not net[0].bias.data().asnumpy().any()
+    net[0].bias.initialize(init=init.Constant(3), force_reinit=True)
+    assert (net[0].bias.data().asnumpy() == 3).all()
+
+    class MyInit(init.Initializer):
+        def _init_weight(self, name, data):
+            print("Init", name, data.shape)
+            data[:] = np.random.uniform(-10, 10, data.shape)
+            data *= np.abs(data) >= 5
+
+    net.initialize(MyInit(), force_reinit=True)
+    assert capsys.readouterr().out.splitlines() == [f"Init {net[0].weight.name} (8, 4)",
+                                                    f"Init {net[1].weight.name} (1, 8)"]
+    values = numpy.abs(net[0].weight.data().asnumpy())
+    assert ((values == 0) | (values >= 5)).all()
+    shared = nn.Dense(8, activation="relu")
+    net = nn.Sequential()
+    net.add(nn.Dense(8, activation="relu"), shared,
+            nn.Dense(8, activation="relu", params=shared.params), nn.Dense(10))
+    net.initialize()
+    net(np.random.uniform(size=(2, 20)))
+    net[1].weight.data()[0, 0] = 100
+    assert net[2].weight is net[1].weight and net[2].weight.data()[0, 0].item() == 100
+    assert len(net.collect_params()) == 6

@@ -12,10 +12,19 @@ from .engine.numpy_like import random as _random
 
 
 class Initializer:
-    """Call with a shape and dtype; returns a NumPy array of initial values."""
+    """Call with a shape and dtype; returns a NumPy array of initial values. A subclass may
+    instead define Gluon's `_init_weight(self, name, data)`, filling the array `data` in
+    place (d2l's custom `MyInit`)."""
 
     def __call__(self, shape, dtype=_np.float32) -> _np.ndarray:
-        raise NotImplementedError
+        from .engine import Array
+        data = Array(_np.zeros(shape, dtype=dtype), dtype=dtype)
+        self._init_weight("", data)
+        return data.data
+
+    def _init_weight(self, name, data):
+        raise NotImplementedError(f"{type(self).__name__} defines neither __call__ nor "
+                                  "_init_weight")
 
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in vars(self).items())})"
@@ -93,3 +102,16 @@ def create(init):
 def __getattr__(name):  # an MXNet name we lack: one line (errors.NotProvided), not a traceback
     from .errors import missing_name
     raise missing_name("init", name)
+
+
+def initial_values(initializer, name: str, shape, dtype) -> _np.ndarray:
+    """The values `initializer` gives a parameter `name` of `shape` and `dtype`; one that
+    defines Gluon's `_init_weight(name, data)` fills a zero array in place."""
+    dtype = _np.dtype(dtype)
+    if isinstance(initializer, Initializer) and \
+            type(initializer)._init_weight is not Initializer._init_weight:
+        from .engine import Array
+        data = Array(_np.zeros(shape, dtype=dtype), dtype=dtype)
+        initializer._init_weight(name, data)
+        return data.data
+    return initializer(shape, dtype.type)

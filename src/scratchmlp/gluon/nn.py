@@ -6,6 +6,7 @@ Dense keeps Gluon's layout (weight of shape (units, in_units), `y = x W^T + b`) 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections import defaultdict
 
@@ -15,7 +16,7 @@ from ..engine import Array, ops
 from ..engine.array import is_training
 from ..engine.numpy_like import random as _random
 from ..errors import ScratchMLPError
-from ..init import Zero, create
+from ..init import create
 from ..npx import ACTIVATIONS as _ACTIVATIONS  # MXNet's act_type names
 from ..nn.dropout import check_rate, keep_mask
 from .parameter import Parameter, ParameterDict
@@ -38,28 +39,50 @@ def _activation(name):
 
 
 class Block:
-    """A layer or a network of layers; call it on a batch."""
+    """A layer or a network of layers; call it on a batch. As Gluon 1.x's: a Block or a
+    Parameter assigned as an attribute (`self.hidden = nn.Dense(256)`) is registered, so
+    `initialize()` and `collect_params()` find it; `_children` is an ordered dict of blocks and
+    `params.get('weight', shape=...)` makes a parameter of this block."""
 
-    def __init__(self, prefix=None):
+    def __init__(self, prefix=None, params=None):
         kind = type(self).__name__.lower()
         self.prefix = prefix or f"{kind}{next(_counters[kind])}_"
-        self._children, self._params = [], {}
+        self._children = {}
+        # shared parameters (Gluon's params=other.params): found under the other's names
+        self._params = ParameterDict(prefix=self.prefix) if params is None else \
+            ParameterDict(params, prefix=params.prefix)
+
+    def __setattr__(self, name, value):
+        registry = self.__dict__.get("_children")
+        if isinstance(value, Block) and registry is not None:
+            registry[name] = value
+        elif isinstance(value, Parameter) and "_params" in self.__dict__:
+            self._params[value.name] = value
+        super().__setattr__(name, value)
+
+    def register_child(self, block, name=None):
+        self._children[name or str(len(self._children))] = block
+        return block
 
     @property
     def params(self) -> ParameterDict:
         """This block's own parameters (not its children's): a property, as in Gluon 1.x."""
-        return ParameterDict((p.name, p) for p in self._params.values())
+        return self._params
 
     def collect_params(self, select=None) -> ParameterDict:
         """This block's parameters and its children's, by name; `select` is a regular
         expression the names must match (`'.*weight'`, `'.*bias'`)."""
-        found = self.params
-        for child in self._children:
+        found = ParameterDict(self._params)
+        for child in self._children.values():
             found.update(child.collect_params())
         return found.select(select)
 
     def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):
         self.collect_params().initialize(init, ctx, verbose, force_reinit)
+
+    def name_scope(self):
+        """Gluon prefixes the names of blocks made inside; here names stay as made."""
+        return contextlib.nullcontext()
 
     @property
     def name(self) -> str:
@@ -69,8 +92,8 @@ class Block:
     def __repr__(self):  # Gluon's: the children indented, one per line
         if not self._children:
             return f"{type(self).__name__}()"
-        lines = [f"  ({i}): {child!r}".replace("\n", "\n  ")
-                 for i, child in enumerate(self._children)]
+        lines = [f"  ({key}): {child!r}".replace("\n", "\n  ")
+                 for key, child in self._children.items()]
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
     def hybridize(self, *args, **kwargs):
@@ -87,15 +110,21 @@ class Sequential(Block):
     """Blocks applied one after the other; `net[i]` is the i-th."""
 
     def add(self, *blocks):
-        self._children.extend(blocks)
+        for block in blocks:
+            self.register_child(block)
 
     def forward(self, x):
-        for block in self._children:
+        for block in self._children.values():
             x = block(x)
         return x
 
     def __getitem__(self, i):
-        return self._children[i]
+        blocks = list(self._children.values())
+        if isinstance(i, slice):  # Gluon's net[1:]: a Sequential of those blocks
+            part = type(self)(prefix=self.prefix)
+            part.add(*blocks[i])
+            return part
+        return blocks[i]
 
     def __len__(self):
         return len(self._children)
@@ -116,20 +145,19 @@ class Dense(Block):
     are flattened to rows (`flatten=True`, Gluon's default)."""
 
     def __init__(self, units, activation=None, use_bias=True, flatten=True, dtype="float32",
-                 weight_initializer=None, bias_initializer="zeros", in_units=0, prefix=None):
-        super().__init__(prefix)
+                 weight_initializer=None, bias_initializer="zeros", in_units=0, prefix=None,
+                 params=None):
+        super().__init__(prefix, params)  # params: another Dense's, shared (Gluon's)
         _check_units("units", units, 1)
         _check_units("in_units", in_units, 0)
         self.units, self.flatten, self.act = int(units), flatten, _activation(activation)
         self.activation = activation
-        self.weight = Parameter(self.prefix + "weight", (self.units, in_units),
-                                weight_initializer, dtype)
-        self._params["weight"] = self.weight
+        self.weight = self.params.get("weight", shape=(self.units, in_units), dtype=dtype,
+                                      init=create(weight_initializer))
         self.bias = None
         if use_bias:
-            bias_init = Zero() if bias_initializer is None else create(bias_initializer)
-            self.bias = Parameter(self.prefix + "bias", (self.units,), bias_init, dtype)
-            self._params["bias"] = self.bias
+            self.bias = self.params.get("bias", shape=(self.units,), dtype=dtype,
+                                        init=create(bias_initializer))
 
     def forward(self, x):
         if self.flatten and np.ndim(x) > 2:

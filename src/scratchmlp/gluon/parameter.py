@@ -21,17 +21,18 @@ class Parameter:
         self._array, self._deferred, self._stepped_grad = None, None, None
 
     def initialize(self, init=None, ctx=None, default_init=None, force_reinit=False):
-        """Gluon's order: the parameter's own initializer, else `init`, else `default_init`
-        (Uniform(0.07)). Once initialised, a second call keeps the values, as Gluon's
-        (which warns), unless `force_reinit`."""
+        """Gluon's order: `init` given here, else the parameter's own initializer, else
+        `default_init` (what `net.initialize(init)` passes), else Uniform(0.07). Once
+        initialised, a second call keeps the values, as Gluon's (which warns), unless
+        `force_reinit`."""
         _context.checked(ctx)
         if self._array is not None and not force_reinit:
             warnings.warn(f"Parameter '{self.name}' is already initialized, ignoring. Set "
                           "force_reinit=True to re-initialize.", stacklevel=3)
             return
-        init = init or default_init
         from ..init import Uniform, create
-        self._deferred = create(self.init or init) or Uniform()
+        chosen = next((i for i in (init, self.init, default_init) if i is not None), None)
+        self._deferred = create(chosen) or Uniform()
         if 0 not in self.shape:
             self._allocate()
 
@@ -58,7 +59,9 @@ class Parameter:
             self._stepped_grad = id(self._array.grad.data) if req != "null" else None
 
     def _allocate(self):
-        self._array = Array(self._deferred(self.shape, self.dtype.type), dtype=self.dtype)
+        from ..init import initial_values
+        self._array = Array(initial_values(self._deferred, self.name, self.shape, self.dtype),
+                            dtype=self.dtype)
         self._array.attach_grad(self._grad_req)
         # the gradient buffer the last Trainer.step used (here: none yet); backward() puts a new
         # one in place, so the same buffer at the next step means no backward() since
@@ -104,11 +107,42 @@ class Parameter:
 
 
 class ParameterDict(dict):
-    """Parameters by name, as `collect_params()` returns them."""
+    """Parameters by name, as `collect_params()` returns them; a block's own (`block.params`)
+    makes new ones with `get(name, shape=...)`, as Gluon 1.x's."""
+
+    def __init__(self, *args, prefix="", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prefix = prefix
+
+    def get(self, name, default=None, **kwargs):
+        """The parameter `prefix + name`, made with `kwargs` (shape, init, dtype, grad_req)
+        when there is none yet; `get(key, default)` on a full name is dict's."""
+        if name in self and not kwargs:
+            return self[name]
+        full = self.prefix + name
+        if full not in self:
+            if not kwargs and default is not None:
+                return default
+            self[full] = Parameter(full, kwargs.get("shape", ()), kwargs.get("init"),
+                                   kwargs.get("dtype", np.float32))
+            if kwargs.get("grad_req", "write") != "write":
+                self[full].grad_req = kwargs["grad_req"]
+        return self[full]
+
+    def get_constant(self, name, value=None):
+        """A parameter that training leaves alone (grad_req 'null'), holding `value`."""
+        full = self.prefix + name
+        if full not in self:
+            values = np.asarray(value.data if isinstance(value, Array) else value)
+            param = Parameter(full, values.shape, _Fixed(values), values.dtype)
+            param.grad_req = "null"
+            self[full] = param
+        return self[full]
 
     def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):
+        """`init` for each parameter that has no initializer of its own (Gluon's)."""
         for param in self.values():
-            param.initialize(init, ctx, force_reinit=force_reinit)
+            param.initialize(None, ctx, default_init=init, force_reinit=force_reinit)
 
     def setattr(self, name: str, value):
         """Set an attribute (e.g. `wd_mult`) on every parameter here."""
@@ -126,3 +160,13 @@ class ParameterDict(dict):
         """The parameters whose names match the regular expression `pattern` (from the start)."""
         return ParameterDict((name, param) for name, param in self.items()
                              if pattern is None or re.match(pattern, name))
+
+
+class _Fixed:
+    """An initializer that gives given values (for get_constant)."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def __call__(self, shape, dtype=np.float32):
+        return np.array(self.values, dtype=dtype).reshape(shape)
