@@ -406,3 +406,38 @@ def test_parameters_section_initializers_precedence_custom_init_and_shared_param
     net[1].weight.data()[0, 0] = 100
     assert net[2].weight is net[1].weight and net[2].weight.data()[0, 0].item() == 100
     assert len(net.collect_params()) == 6
+
+
+def test_save_and_load_parameters_and_npx_save_load_as_d2l_read_write(tmp_path):
+    from scratchmlp import npx
+
+    class MLP(nn.Block):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = nn.Dense(8, activation="relu")
+            self.output = nn.Dense(3)
+
+        def forward(self, x):
+            return self.output(self.hidden(x))
+
+    x, y = np.arange(4), np.zeros(4)
+    npx.save(tmp_path / "x-file", x)
+    (x2,) = npx.load(tmp_path / "x-file")  # a list, as MXNet's
+    npx.save(tmp_path / "mydict", {"x": x, "y": y})
+    loaded = npx.load(tmp_path / "mydict")
+    assert x2.asnumpy().tolist() == [0, 1, 2, 3] and sorted(loaded) == ["x", "y"]
+    net = MLP()
+    net.initialize()
+    X = np.random.uniform(size=(2, 5))
+    Y = net(X)
+    net.save_parameters(tmp_path / "mlp.params")
+    clone = MLP()  # other counters in its names; no initialize() needed
+    clone.load_parameters(tmp_path / "mlp.params")
+    assert (clone(X) == Y).all()
+    other = nn.Sequential()
+    other.add(nn.Dense(3))
+    with pytest.raises(ScratchMLPError, match="mlp.params has no '0.bias'"):
+        other.load_parameters(tmp_path / "mlp.params")
+    (tmp_path / "text").write_text("not arrays")
+    with pytest.raises(ScratchMLPError, match="not a file of arrays"):
+        npx.load(tmp_path / "text")

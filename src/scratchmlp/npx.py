@@ -96,3 +96,42 @@ random = _Random()
 def __getattr__(name):  # an MXNet name we lack: one line (errors.NotProvided), not a traceback
     from .errors import missing_name
     raise missing_name("npx", name)
+
+
+# ---- npx.save / npx.load (and Gluon's save_parameters): arrays in one .npz file ----------------
+def save_arrays(filename, named: dict):
+    """`named` (str -> array) written atomically to exactly `filename`, as a NumPy .npz (MXNet
+    writes its own binary format; scratchmlp reads and writes .npz only)."""
+    from .files import atomic_open
+    with atomic_open(filename) as f:
+        _np.savez(f, **{k: _np.asarray(_as_data(v)) for k, v in named.items()})
+
+
+def load_arrays(filename) -> dict:
+    """The arrays of a file `save_arrays` wrote, by name; a file that is not one is one line."""
+    try:
+        with _np.load(filename, allow_pickle=False) as arrays:
+            return {k: arrays[k] for k in arrays.files}
+    except OSError as e:
+        raise _ops.ScratchMLPError(f"{filename}: cannot read it ({e.strerror or e})") from None
+    except (ValueError, EOFError, KeyError):
+        raise _ops.ScratchMLPError(f"{filename}: not a file of arrays as save writes them "
+                                   "(scratchmlp reads and writes .npz, not MXNet's format)") \
+            from None
+
+
+def save(file, arr):
+    """npx.save: an array, a list of arrays, or a dict of str -> array, to `file`."""
+    if isinstance(arr, dict):
+        return save_arrays(file, {f"dict:{k}": v for k, v in arr.items()})
+    items = [arr] if isinstance(arr, _Array) else list(arr)
+    save_arrays(file, {f"list:{i}": v for i, v in enumerate(items)})
+
+
+def load(file):
+    """npx.load: what npx.save wrote, as MXNet returns it: a list of arrays, or a dict."""
+    named = load_arrays(file)
+    arrays = {k: _Array(v, dtype=v.dtype) for k, v in named.items()}
+    if arrays and all(k.startswith("dict:") for k in arrays):
+        return {k[5:]: v for k, v in arrays.items()}
+    return [arrays[f"list:{i}"] for i in range(len(arrays)) if f"list:{i}" in arrays]

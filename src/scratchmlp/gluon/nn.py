@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..engine import Array, ops
+from ..engine import Array, context as _context, ops
 from ..engine.array import is_training
 from ..engine.numpy_like import random as _random
 from ..errors import ScratchMLPError
@@ -79,6 +79,36 @@ class Block:
 
     def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):
         self.collect_params().initialize(init, ctx, verbose, force_reinit)
+
+    def _structural_params(self, prefix="") -> dict:
+        """Parameters by Gluon's structural names ('0.weight', 'hidden.bias'), which do not
+        depend on the counters in their prefixes: a new net of the same shape loads them."""
+        own = {prefix + (p.name[len(self.prefix):] if p.name.startswith(self.prefix)
+                         else p.name): p for p in self._params.values()}
+        for key, child in self._children.items():
+            own.update(child._structural_params(f"{prefix}{key}."))
+        return own
+
+    def save_parameters(self, filename):
+        """The parameters' values to `filename` (a NumPy .npz; MXNet's own format is not
+        written), by structural name, as Gluon's."""
+        from ..npx import save_arrays
+        save_arrays(filename, {k: p.data() for k, p in self._structural_params().items()})
+
+    def load_parameters(self, filename, ctx=None, allow_missing=False, ignore_extra=False):
+        """Values `save_parameters` wrote; each parameter takes the saved shape (no
+        initialize() needed). Missing or extra names are refused unless allowed, as Gluon's."""
+        from ..npx import load_arrays
+        _context.checked(ctx)
+        saved, params = load_arrays(filename), self._structural_params()
+        missing, extra = sorted(set(params) - set(saved)), sorted(set(saved) - set(params))
+        if missing and not allow_missing or extra and not ignore_extra:
+            what = (f"has no {missing[0]!r}" if missing and not allow_missing
+                    else f"has {extra[0]!r}, which this network lacks")
+            raise ScratchMLPError(f"load_parameters: {filename} {what} (allow_missing / "
+                                  "ignore_extra accept that)")
+        for key in set(params) & set(saved):
+            params[key]._load(saved[key])
 
     def name_scope(self):
         """Gluon prefixes the names of blocks made inside; here names stay as made."""

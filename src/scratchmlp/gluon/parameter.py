@@ -42,6 +42,18 @@ class Parameter:
         if self._deferred is not None:
             self._allocate()
 
+    def _load(self, values):
+        """Take saved values: their shape where this one is still unknown (0), else the
+        same shape; a gradient as the parameter's grad_req asks."""
+        values = np.asarray(values)
+        if len(values.shape) != len(self.shape) or any(
+                n and n != v for n, v in zip(self.shape, values.shape)):
+            raise ScratchMLPError(f"parameter {self.name} has shape {self.shape}; the saved "
+                                  f"values have shape {values.shape}")
+        self.shape, self._deferred = values.shape, None
+        self._array = Array(values.astype(self.dtype), dtype=self.dtype)
+        self.grad_req = self._grad_req  # attaches the gradient
+
     @property
     def grad_req(self) -> str:
         return self._grad_req
