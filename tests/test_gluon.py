@@ -441,3 +441,25 @@ def test_save_and_load_parameters_and_npx_save_load_as_d2l_read_write(tmp_path):
     (tmp_path / "text").write_text("not arrays")
     with pytest.raises(ScratchMLPError, match="not a file of arrays"):
         npx.load(tmp_path / "text")
+
+
+def test_lr_mult_and_wd_mult_scale_each_parameters_step_as_gluon():
+    """MXNet's SGD: w -= learning_rate * lr_mult * (grad / batch_size + wd * wd_mult * w)."""
+    layer = nn.Dense(1, in_units=2)
+    layer.initialize(init.Constant(1.0))
+    layer.bias.lr_mult = 2.0
+    layer.weight.wd_mult = 0.5
+    trainer = gluon.Trainer(layer.collect_params(), "sgd", {"learning_rate": 0.1, "wd": 0.2})
+    _backward(layer)  # d(sum(x W^T + b)) = x = [1, 1] for W, 1 for b
+    trainer.step(1)
+    numpy.testing.assert_allclose(layer.weight.data().asnumpy(), [[1 - 0.1 * (1 + 0.1)] * 2],
+                                  rtol=1e-6)
+    numpy.testing.assert_allclose(layer.bias.data().asnumpy(), [0 - 0.2 * 1], rtol=1e-6)
+    trainer.set_learning_rate(0.05)
+    _backward(layer)
+    trainer.step(1)
+    numpy.testing.assert_allclose(layer.bias.data().asnumpy(), [-0.2 - 0.1 * (1 + 0.2 * -0.2)],
+                                  rtol=1e-6)
+    layer.bias.lr_mult = -1
+    with pytest.raises(ScratchMLPError, match="lr_mult/wd_mult changed"):
+        trainer.step(1, ignore_stale_grad=True)

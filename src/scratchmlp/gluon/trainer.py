@@ -16,8 +16,8 @@ class Trainer:
     """`Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1, 'wd': 0})`; call
     `step(batch_size)` after `backward()`: the gradients are divided by `batch_size`.
 
-    Weight decay applies to every parameter whose `wd_mult` is 1 (Gluon's default) and to
-    none whose `wd_mult` is 0 (e.g. `collect_params('.*bias').setattr('wd_mult', 0)`).
+    As Gluon's, a parameter's step uses learning_rate * lr_mult and wd * wd_mult (e.g.
+    `collect_params('.*bias').setattr('wd_mult', 0)` leaves the biases undecayed).
     """
 
     def __init__(self, params, optimizer="sgd", optimizer_params=None, **unused):
@@ -35,7 +35,7 @@ class Trainer:
         if name == "sgd" and self._kwargs.get("momentum"):
             name = "momentum"
         self._kind = optim.get(name)
-        self._optimizer = None  # made on the first step: shapes may be known only then
+        self._groups = None  # made on the first step: shapes may be known only then
 
     @property
     def learning_rate(self) -> float:
@@ -43,53 +43,76 @@ class Trainer:
 
     def set_learning_rate(self, lr: float):
         self._kwargs["lr"] = lr = _checked_lr(lr)
-        if self._optimizer is not None:
-            self._optimizer.lr = lr
+        for optimizer, members in self._groups or ():
+            optimizer.lr = lr * members[0].lr_mult
 
     def step(self, batch_size, ignore_stale_grad=False):
         if not ranges.RANGES["lr"].holds(batch_size):  # 0 was a ZeroDivisionError
             raise ScratchMLPError(f"Trainer.step: batch_size must be a positive number (the "
                                   f"gradients are divided by it), got {ranges.shown(batch_size)}")
-        self._check_mults()  # at every step: a change after the first one is not ignored
-        if self._optimizer is None:
-            self._optimizer = self._build()
-        stale = [i for i, p in enumerate(self._stepped) if _is_stale(p)]
+        if self._groups is None:
+            self._groups = self._build()
+        self._check_mults()
+        stepped = [p for _, members in self._groups for p in members]
+        stale = {id(p) for p in stepped if _is_stale(p)}
         if stale and not ignore_stale_grad:
-            raise StaleGradient(f"Trainer.step: the gradient of parameter "
-                                f"{self._stepped[stale[0]].name} has not been updated by "
-                                "backward() since the last step; step(batch_size, "
-                                "ignore_stale_grad=True) skips such parameters")
-        self._step_skipping(batch_size, stale)
-        for p in self._stepped:
+            first = next(p for p in stepped if id(p) in stale)
+            raise StaleGradient(f"Trainer.step: the gradient of parameter {first.name} has not "
+                                "been updated by backward() since the last step; "
+                                "step(batch_size, ignore_stale_grad=True) skips such parameters")
+        for optimizer, members in self._groups:
+            _step_skipping(optimizer, members, batch_size, stale)
+        for p in stepped:
             p._stepped_grad = id(p.data().grad.data)
 
-    def _step_skipping(self, batch_size, stale):
-        """One optimiser step that leaves the `stale` parameters, and their optimiser state,
-        as they were: Gluon skips them."""
-        if not stale:
-            return self._optimizer.step(batch_size)
-        saved = {i: self._stepped[i].data().data.copy() for i in stale}
-        state = {k: v.copy() for k, v in self._optimizer.state_dict().items()
-                 if k.rpartition(".")[2].isdigit() and int(k.rpartition(".")[2]) in saved}
-        self._optimizer.step(batch_size)
-        for i, values in saved.items():
-            self._stepped[i].data().data[...] = values
-        for key, values in state.items():
-            self._optimizer.state_dict()[key][...] = values
-
     def _check_mults(self):
-        if any(p.wd_mult not in (0, 1) or p.lr_mult != 1 for p in self._params):
-            raise ScratchMLPError("Trainer: wd_mult other than 0 or 1, and lr_mult other "
-                                  "than 1, are not supported")
+        """lr_mult and wd_mult are read at the first step (one optimiser per pair of them); a
+        change afterwards is refused rather than silently ignored."""
+        for _, members in self._groups:
+            for p in members:
+                if (p.lr_mult, p.wd_mult) != self._mults[id(p)]:
+                    raise ScratchMLPError(f"Trainer: parameter {p.name}'s lr_mult/wd_mult "
+                                          "changed after the first step; set them before it")
 
-    def _build(self):
-        self._stepped = stepped = [p for p in self._params if p.grad_req != "null"]
-        arrays = [p.data() for p in stepped]  # grad_req "null": Gluon skips those
-        decays = [p.wd_mult == 1 for p in stepped]
+    def _build(self) -> list:
+        """(optimiser, parameters) per pair (lr_mult, wd_mult): MXNet's update of a parameter
+        uses learning_rate * lr_mult and wd * wd_mult. grad_req "null" ones are skipped."""
+        groups = {}
+        for p in self._params:
+            if p.grad_req == "null":
+                continue
+            for mult in (p.lr_mult, p.wd_mult):
+                if not ranges.RANGES["weight_decay"].holds(mult):
+                    raise ScratchMLPError(f"Trainer: parameter {p.name}'s lr_mult and wd_mult "
+                                          f"must be numbers 0 or more, got {ranges.shown(mult)}")
+            groups.setdefault((p.lr_mult, p.wd_mult), []).append(p)
+        self._mults = {id(p): key for key, members in groups.items() for p in members}
+        return [(self._optimizer_for(lr_mult, wd_mult, members), members)
+                for (lr_mult, wd_mult), members in groups.items()]
+
+    def _optimizer_for(self, lr_mult, wd_mult, members):
         kwargs = dict(self._kwargs)
+        kwargs["lr"] = kwargs["lr"] * lr_mult
+        kwargs["weight_decay"] = kwargs.get("weight_decay", 0.0) * wd_mult
         if self._kind is not optim.Momentum:
             kwargs.pop("momentum", None)
-        return self._kind(arrays, decay=decays, **kwargs)
+        return self._kind([p.data() for p in members], decay=[wd_mult != 0] * len(members),
+                          **kwargs)
+
+
+def _step_skipping(optimizer, members, batch_size, stale: set):
+    """One optimiser step that leaves the `stale` parameters, and their optimiser state, as
+    they were: Gluon skips them."""
+    skipped = {i: p.data().data.copy() for i, p in enumerate(members) if id(p) in stale}
+    if not skipped:
+        return optimizer.step(batch_size)
+    state = {k: v.copy() for k, v in optimizer.state_dict().items()
+             if k.rpartition(".")[2].isdigit() and int(k.rpartition(".")[2]) in skipped}
+    optimizer.step(batch_size)
+    for i, values in skipped.items():
+        members[i].data().data[...] = values
+    for key, values in state.items():
+        optimizer.state_dict()[key][...] = values
 
 
 class StaleGradient(ScratchMLPError, UserWarning):
