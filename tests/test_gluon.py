@@ -463,3 +463,20 @@ def test_lr_mult_and_wd_mult_scale_each_parameters_step_as_gluon():
     layer.bias.lr_mult = -1
     with pytest.raises(ScratchMLPError, match="lr_mult/wd_mult changed"):
         trainer.step(1, ignore_stale_grad=True)
+
+
+def test_trainer_adam_is_mxnets_update_and_default_learning_rate():
+    """MXNet's Adam: lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t), w -= lr_t * m / (sqrt(v) + eps)
+    with eps added before the bias correction; its default learning rate is 0.001."""
+    layer = nn.Dense(1, in_units=1, use_bias=False)
+    layer.initialize(init.Constant(1.0))
+    trainer = gluon.Trainer(layer.collect_params(), "adam")
+    assert trainer.learning_rate == 0.001
+    with autograd.record():
+        out = layer(np.array([[1e-7]])).sum()
+    out.backward()
+    trainer.step(1)
+    g, b1, b2, eps = 1e-7, 0.9, 0.999, 1e-8
+    lr_t = 0.001 * numpy.sqrt(1 - b2) / (1 - b1)
+    want = 1 - lr_t * (1 - b1) * g / (numpy.sqrt((1 - b2) * g * g) + eps)  # 1 - 0.00024
+    numpy.testing.assert_allclose(layer.weight.data().asnumpy(), [[want]], rtol=1e-6)

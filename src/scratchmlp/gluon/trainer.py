@@ -30,8 +30,9 @@ class Trainer:
             raise ScratchMLPError(f"Trainer: optimizer_params {unknown} are not supported "
                                   f"(supported: {sorted(_SETTINGS)})")
         self._kwargs = {_SETTINGS[k]: v for k, v in settings.items()}
-        self._kwargs["lr"] = _checked_lr(self._kwargs.get("lr", 0.01))
         name = optimizer.lower()
+        # each MXNet optimiser's default learning rate: Adam's is 0.001, SGD's 0.01
+        self._kwargs["lr"] = _checked_lr(self._kwargs.get("lr", 0.001 if name == "adam" else 0.01))
         if name == "sgd" and self._kwargs.get("momentum"):
             name = "momentum"
         self._kind = optim.get(name)
@@ -96,6 +97,8 @@ class Trainer:
         kwargs["weight_decay"] = kwargs.get("weight_decay", 0.0) * wd_mult
         if self._kind is not optim.Momentum:
             kwargs.pop("momentum", None)
+        if self._kind is optim.Adam:
+            kwargs["eps_scaled"] = False  # MXNet's adam_update: w -= lr_t * m / (sqrt(v) + eps)
         return self._kind([p.data() for p in members], decay=[wd_mult != 0] * len(members),
                           **kwargs)
 

@@ -112,9 +112,11 @@ class Adam(SGD):
     """Adam (Kingma & Ba, 2015) with bias correction; betas (0.9, 0.999), eps 1e-8."""
 
     def __init__(self, params, lr: float, weight_decay: float = 0.0, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8, decay=None):
+                 beta2: float = 0.999, eps: float = 1e-8, decay=None, eps_scaled: bool = True):
+        """`eps_scaled`: eps is added to the bias-corrected sqrt(v) (Kingma & Ba, PyTorch);
+        False adds it to the uncorrected one, as MXNet's adam_update (Gluon's Trainer)."""
         super().__init__(params, lr, weight_decay, decay)
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.beta1, self.beta2, self.eps, self.eps_scaled = beta1, beta2, eps, eps_scaled
         self.first = [np.zeros_like(p.data) for p in self.params]
         self.second = [np.zeros_like(p.data) for p in self.params]
         self.steps = 0
@@ -125,7 +127,7 @@ class Adam(SGD):
         # bias corrections folded into the step size and epsilon: no extra buffers
         correction1, correction2 = 1 - b1 ** self.steps, 1 - b2 ** self.steps
         step_size = self.lr * np.sqrt(correction2) / correction1
-        eps = self.eps * np.sqrt(correction2)
+        eps = self.eps * np.sqrt(correction2) if self.eps_scaled else self.eps
         for i, (param, first, second) in enumerate(zip(self.params, self.first, self.second)):
             def update(rows, i=i, param=param, first=first, second=second):
                 g, m, v = self._gradient(i, batch_size, rows=rows), first[rows], second[rows]
