@@ -273,3 +273,18 @@ def test_one_hot_of_an_index_outside_the_depth_is_a_row_of_off_values_as_mxnet()
     assert rows.asnumpy().tolist() == [[0, 1, 0], [0, 0, 0], [0, 0, 0], [0, 0, 1]]
     grid = npx.one_hot(np.array([[1, 0], [2, 5]]), 3, on_value=8, off_value=1, dtype="int32")
     assert grid.dtype == numpy.int32 and grid.asnumpy()[1].tolist() == [[1, 1, 8], [1, 1, 1]]
+
+
+def test_autograd_backward_of_several_heads_sums_their_gradients_as_mxnet():
+    x = np.array([1.0, 2.0])
+    x.attach_grad()
+    with autograd.record():
+        a, b = x * x, 3 * x
+    autograd.backward([a, b], [np.array([1.0, 0.0]), None])
+    assert x.grad.asnumpy().tolist() == [2 + 3, 0 + 3]
+    with autograd.record():
+        c = (x * x).sum()
+    autograd.backward(c)
+    assert x.grad.asnumpy().tolist() == [2, 4]
+    with pytest.raises(ScratchMLPError, match="2 heads but 1 head gradients"):
+        autograd.backward([a, b], [None])

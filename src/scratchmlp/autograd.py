@@ -41,3 +41,21 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
 def __getattr__(name):  # an MXNet name we lack: one line (errors.NotProvided), not a traceback
     from .errors import missing_name
     raise missing_name("autograd", name)
+
+
+def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
+    """MXNet's autograd.backward: the gradients of all `heads` together (the sum of each
+    head times its head gradient, ones by default) into the variables' `.grad`."""
+    if isinstance(heads, Array):
+        return heads.backward(head_grads, retain_graph=retain_graph)
+    heads = list(heads)
+    head_grads = [None] * len(heads) if head_grads is None else list(head_grads)
+    if len(head_grads) != len(heads):
+        raise ScratchMLPError(f"autograd.backward: {len(heads)} heads but {len(head_grads)} "
+                              "head gradients")
+    with record():
+        total = None
+        for head, grad in zip(heads, head_grads):
+            term = (head if grad is None else head * grad).sum()
+            total = term if total is None else total + term
+    total.backward(retain_graph=retain_graph)

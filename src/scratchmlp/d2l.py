@@ -65,6 +65,11 @@ def try_all_gpus():
     return [cpu()]
 
 
+def get_dataloader_workers():
+    """d2l's: 4 worker processes (scratchmlp's loaders read in the calling process)."""
+    return 4
+
+
 # ---- plotting ---------------------------------------------------------------------------------
 def use_svg_display():
     """Draw notebook figures as SVG, as the book does (nothing to do outside a notebook)."""
