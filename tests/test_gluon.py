@@ -480,3 +480,13 @@ def test_trainer_adam_is_mxnets_update_and_default_learning_rate():
     lr_t = 0.001 * numpy.sqrt(1 - b2) / (1 - b1)
     want = 1 - lr_t * (1 - b1) * g / (numpy.sqrt((1 - b2) * g * g) + eps)  # 1 - 0.00024
     numpy.testing.assert_allclose(layer.weight.data().asnumpy(), [[want]], rtol=1e-6)
+
+
+def test_msraprelu_is_gaussian_xavier_with_he_magnitude():
+    np.random.seed(0)
+    values = init.MSRAPrelu(slope=0)((400, 600))  # std sqrt(2 / ((600 + 400) / 2))
+    assert values.dtype == numpy.float32 and abs(values.mean()) < 1e-3
+    numpy.testing.assert_allclose(values.std(), numpy.sqrt(2 / 500), rtol=0.01)
+    layer = nn.Dense(3, in_units=4, weight_initializer="msraprelu")
+    layer.initialize()
+    assert layer.weight.data().shape == (3, 4)

@@ -82,10 +82,17 @@ class Xavier(Initializer):
         return Uniform(scale)(shape, dtype)
 
 
+class MSRAPrelu(Xavier):
+    """He initialisation for (P)ReLU layers: Gaussian Xavier with magnitude 2 / (1 + slope^2)."""
+
+    def __init__(self, factor_type="avg", slope=0.25):
+        super().__init__("gaussian", factor_type, 2.0 / (1 + slope ** 2))
+
+
 Zeros, Ones = Zero, One
 
 _BY_NAME = {"zeros": Zero, "zero": Zero, "ones": One, "one": One, "normal": Normal,
-            "uniform": Uniform, "xavier": Xavier}
+            "uniform": Uniform, "xavier": Xavier, "msraprelu": MSRAPrelu}
 
 
 def create(init):
