@@ -288,3 +288,15 @@ def test_autograd_backward_of_several_heads_sums_their_gradients_as_mxnet():
     assert x.grad.asnumpy().tolist() == [2, 4]
     with pytest.raises(ScratchMLPError, match="2 heads but 1 head gradients"):
         autograd.backward([a, b], [None])
+
+
+def test_set_np_dtype_true_makes_float64_the_default_as_mxnet():
+    try:
+        npx.set_np(dtype=True)
+        assert npx.is_np_default_dtype()
+        assert np.array([1, 2]).dtype == numpy.float64 and np.zeros(2).dtype == numpy.float64
+        assert np.random.normal(size=2).dtype == numpy.float64
+        assert (np.arange(3, dtype="int32") / 2).dtype == numpy.float64
+    finally:
+        npx.set_np()
+    assert not npx.is_np_default_dtype() and np.arange(3).dtype == numpy.float32

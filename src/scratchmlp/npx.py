@@ -15,7 +15,20 @@ current_device = current_context
 
 
 def set_np(shape=True, array=True, dtype=False):
-    """MXNet needed this to turn on NumPy semantics; scratchmlp always has them."""
+    """MXNet needed this to turn on NumPy semantics; scratchmlp always has them. As MXNet's,
+    `dtype=True` makes new floating arrays float64 (NumPy's default), `dtype=False` float32."""
+    from .engine.array import _default_dtype
+    _default_dtype[0] = _np.dtype(_np.float64 if dtype else _np.float32)
+
+
+def reset_np():
+    """Back to float32 defaults (MXNet's reset_np turns NumPy semantics off; here they stay)."""
+    set_np()
+
+
+def is_np_default_dtype() -> bool:
+    """Whether new floating arrays are float64 (`set_np(dtype=True)`)."""
+    return _default_dtype() == _np.float64
 
 
 def softmax(x, axis=-1):
