@@ -571,9 +571,15 @@ def multiply(a, b):
     return np.multiply(a, b), (lambda g: g * b, lambda g: g * a)
 
 
+def _whole(x) -> bool:
+    """An integer or boolean array or number (float arrays, the common case, answer first)."""
+    kind = x.dtype.kind if isinstance(x, (np.ndarray, np.generic)) else None
+    return kind in ("b", "i", "u") if kind else isinstance(x, int)
+
+
 @op(arithmetic=True)
 def divide(a, b):
-    if np.result_type(a, b).kind in "biu":  # MXNet: integers divide into the default float
+    if _whole(a) and _whole(b):  # MXNet: integers divide into the default float
         a, b = np.asarray(a, dtype=default_dtype()), np.asarray(b, dtype=default_dtype())
     return np.divide(a, b), (lambda g: g / b, lambda g: -g * a / (b * b))
 
