@@ -559,3 +559,37 @@ def test_sigkill_right_after_each_file_of_an_epoch_is_renamed_then_resume(
     resume(run, data_dir, tmp_path)
     assert_same_run(run, reference)
     assert leftovers(run) == [] and (run / "curves.png").is_file()
+
+
+KILLED_BEFORE_A_RENAME_CLI = """
+import os, signal, sys
+from scratchmlp import files
+from scratchmlp.cli import main
+target, real_replace = sys.argv.pop(1), files.os.replace
+def replace(source, destination):  # SIGKILL with `target`'s temp file written, not renamed
+    if os.path.basename(destination) == target:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_replace(source, destination)
+files.os.replace = replace
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["results.csv", "hidden.png"])
+def test_explore_killed_while_writing_its_table_leaves_no_temp_file(tmp_path, data_dir,
+                                                                    target):
+    """The rerun finished the exploration but kept `.results.csv.RANDOM.tmp` (or the plot's)
+    in OUT for good (found by killing explore at each of its writes: 2 of 108 points)."""
+    out, env = tmp_path / "ex", subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0")
+    argv = ["explore", "hidden", "--widths", "16", "--epochs", "1", "--batch-size", "64",
+            "--validation", "100", "--data-dir", str(data_dir), "--no-progress", "--out",
+            str(out)]
+    killed = subprocess.run([sys.executable, "-c", KILLED_BEFORE_A_RENAME_CLI, target, *argv],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert leftovers(out) != []
+    again = subprocess.run(scratchmlp_command(*argv), env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert leftovers(out) == [] and (out / target).is_file()

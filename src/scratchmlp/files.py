@@ -43,6 +43,18 @@ def atomic_open(path, mode: str = "wb"):
     _fsync_dir(path.parent)
 
 
+def remove_temp_files(path):
+    """Remove the temp files atomic_open left beside `path` in writes that never finished (a
+    SIGKILL between temp file and rename): `.NAME.RANDOM.tmp`. Only for a writer that knows no
+    other process writes `path` now: that one's temp would go and its write fail."""
+    import glob
+    path = Path(path)
+    with contextlib.suppress(OSError):
+        for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
 def _cannot_write(path: Path, error: OSError) -> ScratchMLPError:
     return ScratchMLPError(f"{path}: cannot write ({error.strerror or error}); check that the "
                            "folder exists, is writable and has free space")

@@ -264,10 +264,12 @@ AXES = {"hidden": ("num_hiddens (one hidden layer)", "log2"),
 
 
 def _write_outputs(kind, results, out, points):
-    from ..files import write_csv
+    from ..files import remove_temp_files, write_csv
     from ..report.explore import plot_exploration
     from ..runs.exploration import RESULT_FIELDS
 
+    for name in ("results.csv", f"{kind}.png"):  # a run killed while it wrote them left these
+        remove_temp_files(out / name)
     write_csv(out / "results.csv", RESULT_FIELDS, results)
     xlabel, scale = AXES[kind]
     plot_exploration(results, out / f"{kind}.png", xlabel, scale, title=_title(kind, points),
