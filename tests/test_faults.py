@@ -580,7 +580,7 @@ sys.exit(main(sys.argv[1:]))
 def test_explore_killed_while_writing_its_table_leaves_no_temp_file(tmp_path, data_dir,
                                                                     target):
     """The rerun finished the exploration but kept `.results.csv.RANDOM.tmp` (or the plot's)
-    in OUT for good (found by killing explore at each of its writes: 2 of 108 points)."""
+    in OUT for good (found by killing explore at each of its writes: 2 of 84 points)."""
     out, env = tmp_path / "ex", subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0")
     argv = ["explore", "hidden", "--widths", "16", "--epochs", "1", "--batch-size", "64",
             "--validation", "100", "--data-dir", str(data_dir), "--no-progress", "--out",
@@ -593,3 +593,21 @@ def test_explore_killed_while_writing_its_table_leaves_no_temp_file(tmp_path, da
                            timeout=120)
     assert again.returncode == 0, again.stderr
     assert leftovers(out) == [] and (out / target).is_file()
+
+
+@pytest.mark.slow
+def test_sweep_killed_while_writing_its_report_leaves_no_temp_file(tmp_path, data_dir):
+    """As explore: `.trials.csv.RANDOM.tmp` stayed in OUT for good after a SIGKILL while the
+    report was written; the rerun (here --report-only) removes it."""
+    out, env = tmp_path / "sw", subprocess_env(tmp_path, SCRATCHMLP_VERIFY="0")
+    argv = ["sweep", "--trials", "1", "--epochs", "1", "--validation", "100", "--subset", "200",
+            "--space", '{"units": [16], "layers": [1]}', "--data-dir", str(data_dir), "--out",
+            str(out)]
+    killed = subprocess.run([sys.executable, "-c", KILLED_BEFORE_A_RENAME_CLI, "trials.csv",
+                             *argv], env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert leftovers(out) != []
+    again = subprocess.run(scratchmlp_command(*argv, "--report-only"), env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert leftovers(out) == [] and (out / "trials.csv").is_file()

@@ -9,7 +9,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ..errors import ScratchMLPError
-from ..files import atomic_write_text, write_csv
+from ..files import atomic_write_text, remove_temp_files, write_csv
 from ..report.table import text_table
 from ..train.config import TrainConfig
 
@@ -101,6 +101,9 @@ def export(study, out, best_path=None) -> dict:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    for name in ("trials.csv", "best.json", "best-trial.json", "history.png",
+                 "importances.png"):  # a sweep killed while it wrote them left these
+        remove_temp_files(out / name)
     rows = trial_rows(study)
     write_table(rows, out / "trials.csv")
     written = {"trials": out / "trials.csv"}
