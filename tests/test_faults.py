@@ -509,19 +509,22 @@ def test_a_ctrl_c_ignored_at_the_start_stays_ignored():
 @pytest.mark.slow
 def test_resume_of_a_finished_run_restores_a_lost_or_swapped_model(capsys, data_dir,
                                                                    monkeypatch):
-    """model.npz deleted, or swapped with another run's: `--resume` of the finished run had no
-    epoch to train, said `done` and left it so (evaluate RUN then scored the other run)."""
+    """model.npz deleted, or swapped with another run's, or metrics.csv holding a row past the
+    checkpoint: `--resume` of the finished run had no epoch to train, said `done` and left them
+    so (evaluate RUN then scored the other run; `runs` called the run unreadable)."""
     monkeypatch.setenv("SCRATCHMLP_VERIFY", "0")
     flags = ["--epochs", 2, "--hidden", 16, "--data-dir", data_dir, "--no-progress"]
     assert cli(capsys, "train", "--out", "run", *flags)[0] == 0
     assert cli(capsys, "train", "--out", "other", "--seed", 7, *flags)[0] == 0
-    model = Path("run/model.npz")
-    trained = model.read_bytes()
-    for change in (model.unlink, lambda: model.write_bytes(Path("other/model.npz").read_bytes())):
+    model, metrics = Path("run/model.npz"), Path("run/metrics.csv")
+    trained, rows = model.read_bytes(), metrics.read_bytes()
+    past = rows.splitlines(keepends=True)[-1].replace(b"2,", b"3,", 1)  # a row past epoch 2
+    for change in (model.unlink, lambda: model.write_bytes(Path("other/model.npz").read_bytes()),
+                   lambda: metrics.write_bytes(rows + past)):
         change()
         assert cli(capsys, "train", "--resume", "run", "--data-dir", data_dir,
                    "--no-progress")[0] == 0
-        assert model.read_bytes() == trained
+        assert model.read_bytes() == trained and metrics.read_bytes() == rows
 
 
 KILLED_AT_A_RENAME_CLI = """

@@ -45,7 +45,7 @@ def train_run(config, path, data, mode: str = "new", pictures: bool = True, **op
             folder.write_start(config, trainer.model)
         else:
             folder.write_config(config)  # only the epoch count can differ
-            folder.write_model(config, trainer.model)  # the checkpoint's: a lost one is back
+            folder.write_resumed(config, start)  # a lost, swapped or longer file is redone
         try:
             try:
                 result = trainer.fit()

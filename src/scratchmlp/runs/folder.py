@@ -210,10 +210,17 @@ class RunFolder:
         self.write_model(config, model)
 
     def write_model(self, config: TrainConfig, model):
-        """model.npz; on resume, the checkpoint's weights: a model.npz deleted or swapped with
-        another run's stayed so in a finished run that --resume had nothing to train for."""
         self._owned()
         save_model(self.path / "model.npz", model, config)
+
+    def write_resumed(self, config: TrainConfig, start: Start):
+        """metrics.csv and model.npz as the checkpoint has them, before resuming: a finished
+        run that --resume had nothing to train for kept a model.npz deleted or swapped with
+        another run's, and metrics.csv rows past the checkpoint (`runs` then called it
+        damaged)."""
+        self._owned()
+        write_metrics(self.path / "metrics.csv", start.rows)
+        self.write_model(config, start.model)
 
     def save_epoch(self, config: TrainConfig, rows: list, model, optimizer_state: dict):
         """The state after the last row's epoch; checkpoint.npz last, as the commit point."""
