@@ -300,3 +300,14 @@ def test_set_np_dtype_true_makes_float64_the_default_as_mxnet():
     finally:
         npx.set_np()
     assert not npx.is_np_default_dtype() and np.arange(3).dtype == numpy.float32
+
+
+def test_npx_softmax_temperature_and_d2l_evaluate_accuracy_gpu():
+    from scratchmlp import d2l
+    x = np.array([[0.0, numpy.log(4.0)]])
+    numpy.testing.assert_allclose(npx.softmax(x).asnumpy(), [[0.2, 0.8]], rtol=1e-6)
+    numpy.testing.assert_allclose(npx.softmax(x, temperature=2).asnumpy(), [[1 / 3, 2 / 3]],
+                                  rtol=1e-6)
+    assert npx.softmax(x, dtype="float64").dtype == numpy.float64
+    batches = [(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([1, 1], dtype="int32"))]
+    assert d2l.evaluate_accuracy_gpu(lambda X: X, batches, device=npx.cpu()) == 0.5

@@ -65,6 +65,13 @@ def try_all_gpus():
     return [cpu()]
 
 
+def evaluate_accuracy_gpu(net, data_iter, device=None):
+    """d2l's later name for evaluate_accuracy (the device can only be the CPU here)."""
+    from .engine.context import checked
+    checked(device)
+    return evaluate_accuracy(net, data_iter)
+
+
 def get_dataloader_workers():
     """d2l's: 4 worker processes (scratchmlp's loaders read in the calling process)."""
     return 4

@@ -31,8 +31,12 @@ def is_np_default_dtype() -> bool:
     return _default_dtype() == _np.float64
 
 
-def softmax(x, axis=-1):
-    return _ops.exp(log_softmax(x, axis=axis))
+def softmax(x, axis=-1, temperature=None, dtype=None, **unused):
+    """exp(x / temperature) normalised along `axis` (MXNet's npx.softmax; temperature 1)."""
+    if temperature is not None and temperature != 1:
+        x = x / temperature
+    out = _ops.exp(log_softmax(x, axis=axis))
+    return out if dtype is None else out.astype(dtype)
 
 
 def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype=None):
