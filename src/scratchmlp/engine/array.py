@@ -64,7 +64,7 @@ def pause(train_mode: bool = False):
 
 def set_recording(is_recording: bool) -> bool:  # noqa: F811 - MXNet's names
     """Turn recording on or off; returns the previous state (MXNet's autograd.set_recording)."""
-    previous, _state.recording = globals()["is_recording"](), bool(is_recording)
+    previous, _state.recording = getattr(_state, "recording", False), bool(is_recording)
     return previous
 
 

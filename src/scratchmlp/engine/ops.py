@@ -308,7 +308,7 @@ def check_labels(labels, classes: int):
 
 def _labels(labels, logits) -> np.ndarray:
     """One class number per row of `logits`, as integers (checked: see check_labels)."""
-    labels = np.asarray(_raw(labels))
+    labels = np.asarray(labels)
     rows = logits.shape[0]
     if labels.shape != (rows,):
         raise ScratchMLPError(f"labels of shape {labels.shape} do not fit {rows} rows of logits")

@@ -60,10 +60,10 @@ class SoftmaxCrossEntropyLoss(Loss):
         if self.sparse_label:
             if np.ndim(pred) == 2 and np.shape(label) == (np.shape(pred)[0], 1):
                 label = ops.reshape(label, (-1,))  # a column of labels, as Gluon's pick takes
-            check_labels(label, np.shape(pred)[self.axis])
-        if self.sparse_label and not self.from_logits and np.ndim(pred) == 2 \
-                and self.axis in (-1, 1):
-            return self._per_example(ops.softmax_cross_entropy(pred, label), sample_weight)
+            if not self.from_logits and np.ndim(pred) == 2 and self.axis in (-1, 1):
+                # the fused op checks its labels itself
+                return self._per_example(ops.softmax_cross_entropy(pred, label), sample_weight)
+            check_labels(label, np.shape(pred)[self.axis])  # pick would clip them silently
         log_p = pred if self.from_logits else ops.log_softmax(pred, axis=self.axis)
         if self.sparse_label:
             return self._per_example(-ops.pick(log_p, label, axis=self.axis), sample_weight)
