@@ -134,10 +134,10 @@ def print_report(result):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rounds", type=int, default=5, help="interleaved epochs per contender")
-    p.add_argument("--busy-rounds", type=int, default=3,
+    p.add_argument("--rounds", type=workers.whole_number(1), default=5, help="interleaved epochs per contender")
+    p.add_argument("--busy-rounds", type=workers.whole_number(0), default=3,
                    help="epochs beside two busy processes (0: none)")
-    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+    p.add_argument("--threads", type=workers.whole_number(1, 256), default=len(os.sched_getaffinity(0)),
                    help="threads of every contender (default: the cores this process may use)")
     p.add_argument("--pause", type=float, default=0.3, help="seconds between two epochs")
     p.add_argument("--quick", action="store_true", help="3 rounds, no busy rows")

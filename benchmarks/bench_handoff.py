@@ -114,7 +114,7 @@ def run(calls: int) -> dict:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--calls", type=int, default=400)
+    p.add_argument("--calls", type=workers.whole_number(1), default=400)
     p.add_argument("--json", metavar="PATH")
     args = p.parse_args(argv)
     result = run(args.calls)

@@ -78,8 +78,8 @@ def print_table(result):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    p.add_argument("--rounds", type=workers.whole_number(1), default=3)
+    p.add_argument("--threads", type=workers.whole_number(1, 256), default=len(os.sched_getaffinity(0)))
     p.add_argument("--pause", type=float, default=0.3)
     p.add_argument("--widths-only", action="store_true", help="batch 256 only")
     p.add_argument("--json", metavar="PATH")

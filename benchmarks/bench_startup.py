@@ -114,8 +114,8 @@ def run_startup(repeats: int) -> dict:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--job-epochs", type=int, default=3)
+    p.add_argument("--repeats", type=workers.whole_number(1), default=7)
+    p.add_argument("--job-epochs", type=workers.whole_number(1), default=3)
     p.add_argument("--skip-torch", action="store_true")
     p.add_argument("--skip-jobs", action="store_true")
     p.add_argument("--json", metavar="PATH")

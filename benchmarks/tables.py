@@ -104,8 +104,14 @@ def tables(result: dict) -> list:
 
 def main(argv=None):
     for path in (argv if argv is not None else sys.argv[1:]):
-        with open(path) as f:
-            print("\n".join(tables(json.load(f))) + "\n")
+        try:
+            with open(path) as f:
+                lines = tables(json.load(f))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            print(f"tables: {path}: cannot make tables of it ({type(e).__name__}: {e})",
+                  file=sys.stderr)
+            return 2
+        print("\n".join(lines) + "\n")
     return 0
 
 

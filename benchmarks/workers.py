@@ -30,6 +30,22 @@ TAG = "@@bench "
 import contenders  # noqa: E402 (beside this file)
 
 
+def whole_number(low: int, high: int = 10**6):
+    """An argparse type: a whole number from `low` to `high`, else argparse's one-line error."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
 # ---- the worker process ---------------------------------------------------------------------
 def _send(message: dict):
     sys.stdout.write(TAG + json.dumps(message) + "\n")

@@ -166,3 +166,24 @@ def test_tables_carry_the_date_load_and_threads_of_every_figure():
     assert "| pool | 812 |" in tables.tables(handoff)
     with pytest.raises(ValueError):
         tables.tables({"something": "else"})
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a": 1}', "[1, 2]"])
+def test_tables_of_a_file_that_is_no_result_is_one_line(tmp_path, capsys, text):
+    import tables
+
+    path = tmp_path / "r.json"
+    path.write_text(text)
+    assert tables.main([str(path), str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tables: {path}: cannot make tables of it") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "2.5", "x", "10000000"])
+def test_a_benchmark_count_out_of_range_is_argparse_one_line(capsys, value):
+    import bench_handoff
+
+    with pytest.raises(SystemExit) as stop:
+        bench_handoff.main(["--calls", value])
+    assert stop.value.code == 2
+    assert "error: argument --calls: " in capsys.readouterr().err.strip().splitlines()[-1]

@@ -311,3 +311,10 @@ def test_npx_softmax_temperature_and_d2l_evaluate_accuracy_gpu():
     assert npx.softmax(x, dtype="float64").dtype == numpy.float64
     batches = [(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([1, 1], dtype="int32"))]
     assert d2l.evaluate_accuracy_gpu(lambda X: X, batches, device=npx.cpu()) == 0.5
+
+
+def test_picking_from_an_empty_axis_or_labelling_no_classes_is_one_line():
+    with pytest.raises(ScratchMLPError, match="nothing to pick from an axis of length 0"):
+        npx.pick(np.zeros((2, 0)), np.array([0, 0]))
+    with pytest.raises(ScratchMLPError, match="at least one class; these have none"):
+        npx.softmax_cross_entropy(np.zeros((2, 0)), numpy.array([0, 0]))

@@ -188,6 +188,9 @@ def pick(a, index, axis=-1, keepdims=False, mode="clip"):
     As MXNet's: float indices are cut to whole numbers, and one outside 0..n-1 is clipped to
     the nearest end (mode "clip", the default) or taken modulo n ("wrap")."""
     size = np.shape(a)[axis]
+    if size == 0:
+        raise ScratchMLPError(f"pick: nothing to pick from an axis of length 0 "
+                              f"(an array of shape {np.shape(a)})")
     index = np.asarray(index).astype(np.intp)
     if mode == "clip":
         index = np.clip(index, 0, size - 1)
@@ -290,6 +293,8 @@ def check_labels(labels, classes: int):
     as MXNet's loaders give), else one line naming the first that is not: indexing the
     logits with them gave an IndexError for 10 of 5 classes and a silently wrong loss for -1
     (the last class) or 1.5 (class 1)."""
+    if classes < 1:
+        raise ScratchMLPError("labels need logits with at least one class; these have none")
     values = np.asarray(labels)
     if values.dtype.kind == "f":
         bad = ~np.isfinite(values) | (values != np.round(values))
